@@ -1,0 +1,62 @@
+// Reports: what a model holds (inspect) and what a command did to it (the JSON report every
+// model-writing command writes). The JSON is a public, versioned interface; its schema lives in
+// docs/report.schema.json and docs/inspect.schema.json, and tests validate against them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "edgeq/ir/graph.h"
+#include "edgeq/ir/onnx_io.h"
+
+namespace edgeq {
+
+inline constexpr int kReportSchemaVersion = 1;
+inline constexpr int kInspectSchemaVersion = 1;
+
+// A constant weight: an initializer or the tensor of a Constant node, in any (sub)graph.
+struct WeightInfo {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t params;
+  uint64_t bytes;
+  std::string consumer_op;  // "domain::Op" of its first consumer, "" when unused
+};
+std::vector<WeightInfo> collect_weights(const Model& model);
+
+// Op types whose presence means a model is already quantized.
+bool is_quantized_op(const std::string& domain, const std::string& op_type);
+
+// `edgeq inspect` as data (the --json form) and as text rendered from that same data.
+nlohmann::json inspect_json(const Model& model, const ModelSource& source);
+std::string inspect_text(const nlohmann::json& inspected);
+
+// m.int8.onnx → m.int8.report.json
+std::string default_report_path(const std::string& output_model);
+
+// Builds the JSON report of one model-writing command.
+class ReportBuilder {
+ public:
+  ReportBuilder(std::string command, nlohmann::json options);
+  void set_input(const Model& model, const ModelSource& source);
+  void set_output(const Model& model, const SavedFiles& saved);
+  void add_warning(const std::string& warning);
+  // Finishes the size section and the timing; call once after set_input and set_output.
+  nlohmann::json finish();
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+  nlohmann::json report_;
+  std::vector<WeightInfo> before_, after_;
+  std::vector<std::pair<std::string, int>> ops_before_, ops_after_;
+  uint64_t bytes_before_ = 0, bytes_after_ = 0;
+};
+
+void write_report(const nlohmann::json& report, const std::string& path);
+
+}  // namespace edgeq

@@ -1,0 +1,55 @@
+// edgeq convert IN -o OUT [--external-data] [--report FILE]
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "edgeq/ir/onnx_io.h"
+#include "edgeq/report.h"
+
+namespace edgeq::cli {
+
+namespace {
+struct ConvertOptions {
+  std::string input;
+  std::string output;
+  bool external_data = false;
+  std::string report;
+};
+}  // namespace
+
+void setup_convert(CLI::App& command, Action& run) {
+  auto opts = std::make_shared<ConvertOptions>();
+  command.add_option("model", opts->input, "ONNX model file to read")->required();
+  command.add_option("-o,--output", opts->output, "Where to write the model")->required();
+  command.add_flag("--external-data", opts->external_data,
+                   "Store initializers of 1 KiB and more in one external data file OUT.data");
+  command.add_option("--report", opts->report, "Report file (default: <OUT stem>.report.json)");
+  command.callback([opts, &run] {
+    run = [opts] {
+      ReportBuilder report("convert", {{"external_data", opts->external_data}});
+      ModelSource source;
+      Model model = load_model(opts->input, &source);
+      report.set_input(model, source);
+
+      SaveOptions save;
+      save.external = opts->external_data ? ExternalDataMode::kAlways : ExternalDataMode::kAuto;
+      save.source_had_external_data = !source.data_files.empty();
+      save.protected_paths = source.data_files;
+      save.protected_paths.push_back(source.path);
+      const std::string report_path = opts->report.empty() ? default_report_path(opts->output) : opts->report;
+      save.protected_paths.push_back(report_path);
+      SavedFiles saved = save_model(model, opts->output, save);
+      report.set_output(model, saved);
+      write_report(report.finish(), report_path);
+
+      std::cout << "converted " << opts->input << " -> " << saved.model_path << " ("
+                << saved.model_bytes + saved.data_bytes << " bytes";
+      if (!saved.data_path.empty()) std::cout << ", external data in " << saved.data_path;
+      std::cout << ")\nreport: " << report_path << "\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace edgeq::cli

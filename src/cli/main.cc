@@ -1,0 +1,67 @@
+// edgeq: parse the command line, run one command, map the outcome to an exit code.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "edgeq/error.h"
+#include "edgeq/version.h"
+
+namespace {
+
+constexpr edgeq::cli::CommandSpec kCommands[] = {
+    {"inspect", "Show what a model holds: inputs, outputs, ops, parameters, sizes",
+     edgeq::cli::setup_inspect},
+    {"convert", "Load and save a model unchanged (normalizes storage, external data); writes a report",
+     edgeq::cli::setup_convert},
+};
+
+int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs, warnings and progress go to stderr; stdout carries only results.
+  auto logger = spdlog::stderr_color_mt("edgeq");
+  logger->set_pattern("edgeq: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::info);
+
+  CLI::App app{"edgeq: make ONNX models small and fast for edge devices, and prove what it did"};
+  app.set_version_flag("--version", std::string("edgeq ") + edgeq::kVersion);
+  app.require_subcommand(1);
+  bool quiet = false, verbose = false;
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  app.add_flag("-v,--verbose", verbose, "Debug logging on stderr");
+
+  edgeq::cli::Action action;
+  for (const auto& spec : kCommands) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+    spec.setup(*sub, action);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" with code 0; every real parse error is a usage error.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    app.exit(e);
+    return exit_code(edgeq::ErrorKind::kUsage);
+  }
+  if (quiet) spdlog::set_level(spdlog::level::err);
+  if (verbose) spdlog::set_level(spdlog::level::debug);
+
+  try {
+    return action();
+  } catch (const edgeq::Error& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory");
+    return exit_code(edgeq::ErrorKind::kInternal);
+  } catch (const std::exception& e) {
+    spdlog::error("internal error (a bug in edgeq): {}", e.what());
+    return exit_code(edgeq::ErrorKind::kInternal);
+  }
+}

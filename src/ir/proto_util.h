@@ -1,0 +1,32 @@
+// Protobuf helpers shared by the loader and the writer (private to src/ir).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <google/protobuf/message.h>
+
+#include <initializer_list>
+#include <string>
+
+namespace edgeq::proto {
+
+// Clears the listed fields of `msg` (which the IR models) and returns what is left, serialized:
+// the fields edgeq carries without understanding them, unknown fields included.
+std::string take_residue(google::protobuf::Message& msg, std::initializer_list<int> modeled);
+
+// Parses a residue back into a fresh message before the writer sets the modeled fields.
+void restore_residue(google::protobuf::Message& msg, const std::string& residue);
+
+// Enum fields whose value libonnx 1.12 does not know (float8, int4 data types) are parsed by
+// protobuf as unknown varint fields; this returns the field's value either way and removes the
+// unknown copy so it is not written twice.
+int32_t read_enum(google::protobuf::Message& msg, int field_number, int32_t parsed_value,
+                  bool has_parsed);
+
+// Writes an enum value into `msg`: through the setter when libonnx knows it, as an unknown
+// varint field (same bytes on the wire) when it does not.
+void write_enum(google::protobuf::Message& msg, int field_number, int32_t value);
+
+std::string serialize_deterministic(const google::protobuf::Message& msg);
+
+}  // namespace edgeq::proto
