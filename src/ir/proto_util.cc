@@ -48,9 +48,13 @@ int32_t read_enum(gp::Message& msg, int field_number, int32_t parsed_value, bool
 
 void write_enum(gp::Message& msg, int field_number, int32_t value) {
   const gp::FieldDescriptor* field = msg.GetDescriptor()->FindFieldByNumber(field_number);
-  EDGEQ_CHECK(field != nullptr && field->type() == gp::FieldDescriptor::TYPE_ENUM,
-              "write_enum: not an enum field");
+  EDGEQ_CHECK(field != nullptr, "write_enum: no such field");
   const gp::Reflection* refl = msg.GetReflection();
+  if (field->type() == gp::FieldDescriptor::TYPE_INT32) {  // data_type and elem_type are int32
+    refl->SetInt32(&msg, field, value);
+    return;
+  }
+  EDGEQ_CHECK(field->type() == gp::FieldDescriptor::TYPE_ENUM, "write_enum: not an enum field");
   if (field->enum_type()->FindValueByNumber(value) != nullptr) {
     refl->SetEnumValue(&msg, field, value);
   } else {

@@ -17,8 +17,8 @@ std::string take_residue(google::protobuf::Message& msg, std::initializer_list<i
 // Parses a residue back into a fresh message before the writer sets the modeled fields.
 void restore_residue(google::protobuf::Message& msg, const std::string& residue);
 
-// Enum fields whose value libonnx 1.12 does not know (float8, int4 data types) are parsed by
-// protobuf as unknown varint fields; this returns the field's value either way and removes the
+// Enum fields (AttributeProto.type) whose value libonnx 1.12 does not know are parsed by
+// protobuf as unknown varint fields (data types are plain int32 fields and need no help); this returns the field's value either way and removes the
 // unknown copy so it is not written twice.
 int32_t read_enum(google::protobuf::Message& msg, int field_number, int32_t parsed_value,
                   bool has_parsed);

@@ -66,6 +66,11 @@ class FileStorage final : public TensorStorage {
  private:
   void map() const {
     if (region_.length == 0) return;
+    // Mapping past the end of a file that shrank since loading would fault (SIGBUS) on read.
+    struct stat st {};
+    if (::fstat(region_.file->fd(), &st) != 0 ||
+        static_cast<uint64_t>(st.st_size) < region_.offset + region_.length)
+      throw io_error(region_.file->path(), "external data file is shorter than when it was loaded");
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     const uint64_t start = region_.offset / page * page;
     map_length_ = region_.offset + region_.length - start;
