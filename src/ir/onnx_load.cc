@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <queue>
@@ -83,6 +84,11 @@ class Loader {
       }
     }
     return model;
+  }
+
+  // A tensor stored on its own (test data): validated like an initializer.
+  Tensor convert_standalone_tensor(onnx::TensorProto& tp) {
+    return convert_tensor(tp, "tensor '" + tp.name() + "'");
   }
 
  private:
@@ -399,6 +405,9 @@ class Loader {
     if (vi.has_type()) {
       v.info.has_type = true;
       onnx::TypeProto& tp = *vi.mutable_type();
+      v.info.type_kind = tp.has_tensor_type() ? "tensor" : tp.has_sequence_type() ? "sequence"
+                         : tp.has_optional_type() ? "optional" : tp.has_map_type() ? "map"
+                         : tp.has_sparse_tensor_type() ? "sparse_tensor" : "";
       if (tp.has_tensor_type()) {
         onnx::TypeProto_Tensor& tt = *tp.mutable_tensor_type();
         TensorType t;
@@ -501,6 +510,13 @@ class Loader {
   // Values stored in the typed repeated fields, repacked as raw little-endian bytes.
   std::string typed_to_raw(const onnx::TensorProto& tp, const DTypeInfo& info, uint64_t count,
                            uint64_t expected, const std::string& what) {
+    // Each typed value takes at least one byte of the file (two int4 values share one), so a
+    // count beyond what the fields hold is rejected before anything is allocated.
+    const uint64_t present = static_cast<uint64_t>(tp.float_data_size()) + tp.int32_data_size() +
+                             tp.int64_data_size() + tp.double_data_size() + tp.uint64_data_size();
+    if (count > 2 * present)
+      fail(what + ": holds " + std::to_string(present) + " values, " + std::string(info.name) + " " +
+           dims_string({tp.dims().begin(), tp.dims().end()}) + " needs " + std::to_string(count));
     std::string out(expected, '\0');
     auto mismatch = [&](const char* field, int have, uint64_t need) {
       fail(what + ": " + field + " holds " + std::to_string(have) + " values, " +
@@ -646,6 +662,43 @@ class Loader {
 };
 
 }  // namespace
+
+StoredValue load_value_pb(const std::string& path) {
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error(path, "cannot open");
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The file does not say which message it holds. A TensorProto is tried first; a
+  // SequenceProto and an OptionalProto of tensors share one wire layout (elem_type 2, tensors 3),
+  // so both come back as kTensorList and the caller decides from the model's declared type.
+  Loader loader(path, nullptr);
+  StoredValue out;
+  onnx::TensorProto tensor;
+  if (tensor.ParseFromString(bytes) && tensor.data_type() != 0 && !tensor.has_segment()) {
+    try {
+      out.name = tensor.name();
+      out.tensors.push_back(loader.convert_standalone_tensor(tensor));
+      return out;
+    } catch (const Error&) {
+      out = StoredValue{};
+    }
+  }
+  onnx::SequenceProto seq;
+  if (seq.ParseFromString(bytes)) {
+    out.kind = StoredValue::Kind::kTensorList;
+    out.name = seq.name();
+    out.elem_type = seq.elem_type();
+    for (auto& t : *seq.mutable_tensor_values()) out.tensors.push_back(loader.convert_standalone_tensor(t));
+    // An OptionalProto holding a sequence keeps it in field 5 (SequenceProto.sequence_values).
+    if (seq.sequence_values_size() == 1)
+      for (auto& t : *seq.mutable_sequence_values(0)->mutable_tensor_values())
+        out.tensors.push_back(loader.convert_standalone_tensor(t));
+    return out;
+  }
+  throw Error(ErrorKind::kInvalidData, path + ": not a TensorProto, SequenceProto or OptionalProto");
+}
 
 Model load_model(const std::string& path, ModelSource* source, const LoadOptions& options) {
   ModelSource local;

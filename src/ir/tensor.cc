@@ -125,6 +125,15 @@ Tensor::Tensor(std::vector<int64_t> dims, std::vector<std::string> strings)
               "string tensor element count does not match its shape");
 }
 
+Tensor Tensor::allocate(DType dtype, std::vector<int64_t> dims) {
+  auto count = checked_element_count(dims);
+  EDGEQ_CHECK(count.has_value(), "allocate: dims overflow");
+  if (dtype == DType::kString) return Tensor(std::move(dims), std::vector<std::string>(*count));
+  auto bytes = storage_bytes(dtype, *count);
+  EDGEQ_CHECK(bytes.has_value(), "allocate: size overflow");
+  return Tensor(dtype, std::move(dims), make_owned_storage(std::string(*bytes, '\0')));
+}
+
 uint64_t Tensor::element_count() const { return checked_element_count(dims_).value_or(0); }
 
 std::span<const std::byte> Tensor::bytes() const {

@@ -46,6 +46,8 @@ struct ValueInfo {
   bool present = false;               // the file had a ValueInfoProto for this value
   bool has_type = false;              // ...with a type
   std::optional<TensorType> tensor;   // set when the type is a (dense) tensor type
+  // "tensor", "sequence", "optional", "map", "sparse_tensor" or "" when there is no type.
+  std::string type_kind;
   std::string type_carried;           // serialized TypeProto minus the modeled tensor fields
   std::string carried;                // serialized ValueInfoProto minus name and type
 };

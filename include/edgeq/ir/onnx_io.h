@@ -55,6 +55,20 @@ struct SavedFiles {
   uint64_t data_bytes = 0;
 };
 
+// A value stored as one protobuf file, the way ONNX test data is (input_0.pb, output_0.pb):
+// a TensorProto, a SequenceProto of tensors, or an OptionalProto.
+struct StoredValue {
+  // kTensorList: a SequenceProto or an OptionalProto (same bytes on the wire for tensors);
+  // elem_type 0 with no tensors is an empty optional.
+  enum class Kind { kTensor, kTensorList };
+  Kind kind = Kind::kTensor;
+  std::string name;
+  int elem_type = 0;
+  std::vector<Tensor> tensors;
+};
+// Reads such a file. Throws kIo when unreadable, kInvalidData when it holds none of these.
+StoredValue load_value_pb(const std::string& path);
+
 // The external-data file name used for a model path: "<file name>.data" beside it.
 std::string external_data_path_for(const std::string& model_path);
 

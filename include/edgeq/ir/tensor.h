@@ -69,6 +69,8 @@ class Tensor {
   Tensor(DType dtype, std::vector<int64_t> dims, std::shared_ptr<const TensorStorage> storage);
   // A string tensor (dtype kString).
   Tensor(std::vector<int64_t> dims, std::vector<std::string> strings);
+  // A zero-filled tensor in owned memory, for kernels to fill through mutable_values().
+  static Tensor allocate(DType dtype, std::vector<int64_t> dims);
 
   // Builds a tensor from typed values (T must match dtype's storage width).
   template <class T>
@@ -88,7 +90,15 @@ class Tensor {
     auto b = bytes();
     return {reinterpret_cast<const T*>(b.data()), b.size() / sizeof(T)};
   }
+  // Writable view of an allocate()d tensor. Only for the code that just allocated it: tensors
+  // are shared by value once published.
+  template <class T>
+  T* mutable_values() {
+    auto b = bytes();
+    return reinterpret_cast<T*>(const_cast<std::byte*>(b.data()));
+  }
   const std::vector<std::string>& strings() const { return strings_; }
+  std::vector<std::string>& mutable_strings() { return strings_; }
   const std::shared_ptr<const TensorStorage>& storage() const { return storage_; }
   const FileRegion* file_region() const { return storage_ ? storage_->file_region() : nullptr; }
 
