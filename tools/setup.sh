@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev libcli11-dev libspdlog-dev
-  libgtest-dev nlohmann-json3-dev libzstd-dev libstb-dev
+  libgtest-dev nlohmann-json3-dev libzstd-dev libstb-dev zlib1g-dev
   libonnx-testdata python3-onnx python3-numpy python3-jsonschema time
 )
 command -v node > /dev/null || packages+=(nodejs)

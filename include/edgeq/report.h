@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,5 +59,13 @@ class ReportBuilder {
 };
 
 void write_report(const nlohmann::json& report, const std::string& path);
+
+// Writes a model and its report so that both appear or neither does: the report path is
+// checked (never the input, the output or its data file) and opened before the model is
+// written, and a report that then fails to write takes the model with it.
+// `finish` builds the report once the written files are known.
+SavedFiles save_model_and_report(const Model& model, const std::string& output,
+                                 const SaveOptions& options, const std::string& report_path,
+                                 const std::function<nlohmann::json(const SavedFiles&)>& finish);
 
 }  // namespace edgeq

@@ -21,6 +21,7 @@ struct CommandSpec {
 
 void setup_inspect(CLI::App& command, Action& run);
 void setup_convert(CLI::App& command, Action& run);
+void setup_run(CLI::App& command, Action& run);
 
 // Splits "a,b,c" into {"a","b","c"}.
 std::vector<std::string> split_list(const std::string& text);

@@ -38,10 +38,10 @@ void setup_convert(CLI::App& command, Action& run) {
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = opts->report.empty() ? default_report_path(opts->output) : opts->report;
-      save.protected_paths.push_back(report_path);
-      SavedFiles saved = save_model(model, opts->output, save);
-      report.set_output(model, saved);
-      write_report(report.finish(), report_path);
+      SavedFiles saved = save_model_and_report(model, opts->output, save, report_path, [&](const SavedFiles& files) {
+        report.set_output(model, files);
+        return report.finish();
+      });
 
       std::cout << "converted " << opts->input << " -> " << saved.model_path << " ("
                 << saved.model_bytes + saved.data_bytes << " bytes";

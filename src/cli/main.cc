@@ -15,6 +15,8 @@ constexpr edgeq::cli::CommandSpec kCommands[] = {
      edgeq::cli::setup_inspect},
     {"convert", "Load and save a model unchanged (normalizes storage, external data); writes a report",
      edgeq::cli::setup_convert},
+    {"run", "Run a model on the reference executor and print (or save) its outputs",
+     edgeq::cli::setup_run},
 };
 
 int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   edgeq::cli::Action action;
   for (const auto& spec : kCommands) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
+    sub->fallthrough();  // global flags (-q, -v) also after the subcommand
     spec.setup(*sub, action);
   }
 

@@ -85,6 +85,17 @@ void AtomicFile::commit() {
   committed_ = true;
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  std::error_code ec_a, ec_b;
+  fs::path ca = fs::weakly_canonical(fs::absolute(a, ec_a), ec_a);
+  fs::path cb = fs::weakly_canonical(fs::absolute(b, ec_b), ec_b);
+  if (!ec_a && !ec_b && ca == cb) return true;
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   AtomicFile file(path);
   file.write_all(content.data(), content.size());

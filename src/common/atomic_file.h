@@ -38,6 +38,10 @@ class AtomicFile {
   uint64_t written_ = 0;
 };
 
+// True when two paths name the same file: equal after resolving symlinks and `..` (the file
+// need not exist yet), or the same inode.
+bool same_file(const std::string& a, const std::string& b);
+
 // Writes `content` to `path` atomically.
 void write_file_atomic(const std::string& path, const std::string& content);
 

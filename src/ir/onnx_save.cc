@@ -179,12 +179,6 @@ uint64_t total_tensor_bytes(const Graph& g) {
   return total;
 }
 
-bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa {}, sb {};
-  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
-  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 void refuse_protected(const std::string& path, const SaveOptions& options) {
   for (const auto& p : options.protected_paths)
     if (same_file(path, p))
@@ -200,6 +194,7 @@ SavedFiles save_model(const Model& model, const std::string& path, const SaveOpt
   const bool external = options.external == ExternalDataMode::kAlways ||
                         options.source_had_external_data ||
                         total_tensor_bytes(*model.graph) > kInlineLimit;
+  if (path.empty()) throw usage_error("the output path is empty");
   SavedFiles saved;
   saved.model_path = path;
   refuse_protected(path, options);

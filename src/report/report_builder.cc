@@ -1,5 +1,7 @@
 // The JSON report every model-writing command writes: header, input/output files, options,
 // timing and the size section (true bytes on disk, per tensor, per op type, bits per weight).
+#include <unistd.h>
+
 #include <filesystem>
 #include <map>
 
@@ -130,6 +132,31 @@ json ReportBuilder::finish() {
 
 void write_report(const json& report, const std::string& path) {
   write_file_atomic(path, report.dump(2) + "\n");
+}
+
+SavedFiles save_model_and_report(const Model& model, const std::string& output,
+                                 const SaveOptions& options, const std::string& report_path,
+                                 const std::function<json(const SavedFiles&)>& finish) {
+  if (output.empty()) throw usage_error("the output path is empty");
+  if (report_path.empty()) throw usage_error("the report path is empty");
+  std::vector<std::string> taken = options.protected_paths;
+  taken.push_back(output);
+  taken.push_back(external_data_path_for(output));
+  for (const auto& p : taken)
+    if (same_file(report_path, p))
+      throw usage_error("the report path '" + report_path + "' is the input, the output or a data file");
+  AtomicFile report(report_path);
+  SavedFiles saved = save_model(model, output, options);
+  try {
+    const std::string text = finish(saved).dump(2) + "\n";
+    report.write_all(text.data(), text.size());
+    report.commit();
+  } catch (...) {
+    ::unlink(saved.model_path.c_str());
+    if (!saved.data_path.empty()) ::unlink(saved.data_path.c_str());
+    throw;
+  }
+  return saved;
 }
 
 }  // namespace edgeq

@@ -17,6 +17,7 @@
 
 #include <Eigen/Core>
 
+#include "edgeq/data/feeds.h"
 #include "edgeq/error.h"
 #include "edgeq/ir/onnx_io.h"
 #include "edgeq/runtime/executor.h"
@@ -40,15 +41,7 @@ struct CaseResult {
   std::string detail;
 };
 
-// A stored list is a sequence or an optional depending on what the model declares.
-RtValue to_rt(const StoredValue& v, const std::string& declared_kind) {
-  if (v.kind == StoredValue::Kind::kTensor) return RtValue(v.tensors.at(0));
-  if (declared_kind == "optional") {
-    if (v.tensors.empty() && v.elem_type == 0) return RtValue::none();
-    if (v.tensors.size() == 1 && v.elem_type == 1) return RtValue(v.tensors[0]);
-  }
-  return RtValue::make_sequence(v.tensors);
-}
+RtValue to_rt(const StoredValue& v, const std::string& kind) { return stored_to_runtime(v, kind); }
 
 double element_as_double(const Tensor& t, size_t i) {
   switch (t.dtype()) {
