@@ -16,35 +16,10 @@ EDGEQ_SOURCE_DIR=$(realpath "$EDGEQ_SOURCE_DIR")
 bad="$EDGEQ_SOURCE_DIR/tests/data/bad"
 table="$bad/EXPECTED.tsv"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/edgeq-$name.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-dest="$tmp/dest"  # cwd and output folder of every run; must stay empty
-logs="$tmp/logs"
-mkdir "$dest" "$logs"
-
-checks=0
-last=""
-status=0
-
-fail() {
-  echo "$name: FAIL: $*" >&2
-  if [[ -n $last ]]; then
-    echo "  command: $last" >&2
-    echo "  exit status: $status" >&2
-    echo "  --- stdout ---" >&2
-    head -c 2000 "$logs/stdout" >&2 || true
-    echo "  --- stderr ---" >&2
-    head -c 2000 "$logs/stderr" >&2 || true
-  fi
-  exit 1
-}
-ok() { checks=$((checks + 1)); }
-
-run() {
-  last="edgeq $*"
-  status=0
-  (cd "$dest" && "$EDGEQ" "$@") >"$logs/stdout" 2>"$logs/stderr" || status=$?
-}
+source "$EDGEQ_SOURCE_DIR/tests/e2e/lib/common.bash"
+e2e_init
+dest=$run_dir  # cwd and output folder of every run; must stay empty
+logs=$log_dir
 
 # expect_failure CODE SUBSTRING: the last run failed as it should and left nothing behind.
 expect_failure() {

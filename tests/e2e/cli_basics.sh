@@ -6,8 +6,7 @@
 # against stat/sha256sum, deterministic bytes, input never touched, refusals, I/O errors).
 #
 # Environment: EDGEQ (the binary), EDGEQ_SOURCE_DIR (repo root), EDGEQ_TESTDATA_DIR (ONNX
-# backend test models, default /usr/share/libonnx-testdata/data). Set EDGEQ_E2E_KNOWN_BUGS=1
-# to also run the checks of known, still-open edgeq bugs (they fail until those are fixed).
+# backend test models, default /usr/share/libonnx-testdata/data).
 set -euo pipefail
 
 name=cli_basics
@@ -22,50 +21,24 @@ INSPECT_SCHEMA="$EDGEQ_SOURCE_DIR/docs/inspect.schema.json"
 DEMO="$EDGEQ_SOURCE_DIR/models/demo_cnn.onnx"
 ODD="$EDGEQ_SOURCE_DIR/tests/data/odd"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/edgeq-$name.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-work="$tmp/work"  # the cwd of every edgeq run; must stay empty unless a check says otherwise
-mkdir "$work"
-
-checks=0
-last=""  # the last edgeq command, for failure messages
-
-fail() {
-  echo "$name: FAIL: $*" >&2
-  if [[ -n $last ]]; then
-    echo "  command: $last" >&2
-    echo "  exit status: $status" >&2
-    echo "  --- stdout ---" >&2
-    head -c 3000 "$tmp/stdout" >&2 || true
-    echo "  --- stderr ---" >&2
-    head -c 3000 "$tmp/stderr" >&2 || true
-  fi
-  exit 1
-}
-ok() { checks=$((checks + 1)); }
-
-# run ARGS...: runs edgeq in $work; sets $status, leaves $tmp/stdout and $tmp/stderr.
-status=0
-run() {
-  last="edgeq $*"
-  status=0
-  (cd "$work" && "$EDGEQ" "$@") >"$tmp/stdout" 2>"$tmp/stderr" || status=$?
-}
+source "$EDGEQ_SOURCE_DIR/tests/e2e/lib/common.bash"
+e2e_init
+work=$run_dir  # the cwd of every edgeq run; must stay empty unless a check says otherwise
 
 expect_status() {
   [[ $status == "$1" ]] || fail "${2:-$last}: expected exit status $1, got $status"
   ok
 }
 expect_stdout_empty() {
-  [[ ! -s $tmp/stdout ]] || fail "$last: stdout should be empty"
+  [[ ! -s $log_dir/stdout ]] || fail "$last: stdout should be empty"
   ok
 }
 expect_stderr_nonempty() {
-  [[ -s $tmp/stderr ]] || fail "${1:-$last}: expected a message on stderr"
+  [[ -s $log_dir/stderr ]] || fail "${1:-$last}: expected a message on stderr"
   ok
 }
 expect_stdout_has() {
-  grep -qF -- "$1" "$tmp/stdout" || fail "$last: stdout does not contain '$1'"
+  grep -qF -- "$1" "$log_dir/stdout" || fail "$last: stdout does not contain '$1'"
   ok
 }
 expect_equal() {  # ACTUAL EXPECTED WHAT
@@ -152,7 +125,7 @@ version=$(sed -n 's/^project(edgeq VERSION \([0-9.]*\).*/\1/p' "$EDGEQ_SOURCE_DI
 [[ -n $version ]] || fail "cannot read the project version from CMakeLists.txt"
 run --version
 expect_status 0
-expect_equal "$(cat "$tmp/stdout")" "edgeq $version" "edgeq --version output"
+expect_equal "$(cat "$log_dir/stdout")" "edgeq $version" "edgeq --version output"
 
 run --help
 expect_status 0
@@ -196,7 +169,7 @@ for args in "${usage_cases[@]}"; do
   expect_work_empty
 done
 run convert "$DEMO"
-grep -qi output "$tmp/stderr" || fail "missing -o: the message should name --output"
+grep -qi output "$log_dir/stderr" || fail "missing -o: the message should name --output"
 ok
 
 # --- inspect (text) ---------------------------------------------------------------------------
@@ -215,7 +188,7 @@ inspect_json_checks() {  # MODEL
   local model=$1 f="$tmp/inspect.json" key want
   run inspect "$model" --json
   expect_status 0
-  cp "$tmp/stdout" "$f"
+  cp "$log_dir/stdout" "$f"
   validate "$INSPECT_SCHEMA" "$f"
   "$PY" "$tmp/facts.py" "$model" >"$tmp/facts" || fail "facts.py failed on $model"
   for key in parameter_count parameter_bytes node_count node_count_with_subgraphs \
@@ -276,9 +249,9 @@ done
 # Loader warnings go to stderr and into the JSON, never to stdout text.
 run inspect "$ODD/ir10_opset21.onnx"
 expect_status 0
-if grep -qi warning "$tmp/stdout"; then fail "inspect printed a warning on stdout"; fi
+if grep -qi warning "$log_dir/stdout"; then fail "inspect printed a warning on stdout"; fi
 ok
-grep -qi warning "$tmp/stderr" || fail "inspect of an IR 10 model should warn on stderr"
+grep -qi warning "$log_dir/stderr" || fail "inspect of an IR 10 model should warn on stderr"
 ok
 
 # --- convert ----------------------------------------------------------------------------------
@@ -318,12 +291,12 @@ check_report() {
 # result_lines_only: stdout is exactly "converted IN -> OUT (...)" and "report: PATH"
 result_lines_only() {
   local lines
-  lines=$(wc -l <"$tmp/stdout")
+  lines=$(wc -l <"$log_dir/stdout")
   expect_equal "$lines" 2 "$last: number of stdout lines"
-  sed -n 1p "$tmp/stdout" | grep -q '^converted .* -> .* ([0-9]* bytes' ||
+  sed -n 1p "$log_dir/stdout" | grep -q '^converted .* -> .* ([0-9]* bytes' ||
     fail "$last: first stdout line is not the result line"
-  sed -n 2p "$tmp/stdout" | grep -q '^report: ' || fail "$last: second stdout line is not 'report: ...'"
-  if grep -qi warn "$tmp/stdout"; then fail "$last: a warning went to stdout"; fi
+  sed -n 2p "$log_dir/stdout" | grep -q '^report: ' || fail "$last: second stdout line is not 'report: ...'"
+  if grep -qi warn "$log_dir/stdout"; then fail "$last: a warning went to stdout"; fi
   ok
 }
 
@@ -445,7 +418,7 @@ clear_work
 run convert "$ODD/ir10_opset21.onnx" -o w.onnx
 expect_status 0
 result_lines_only
-grep -qi warning "$tmp/stderr" || fail "expected a warning on stderr for an IR 10 model"
+grep -qi warning "$log_dir/stderr" || fail "expected a warning on stderr for an IR 10 model"
 ok
 expect_equal "$(jget "$work/w.report.json" "len(j['warnings']) > 0")" true "report.warnings of an IR 10 model"
 validate "$REPORT_SCHEMA" "$work/w.report.json"
@@ -454,14 +427,14 @@ clear_work
 run -q convert "$ODD/ir10_opset21.onnx" -o w.onnx
 expect_status 0
 result_lines_only
-[[ ! -s $tmp/stderr ]] || fail "-q: stderr should be empty"
+[[ ! -s $log_dir/stderr ]] || fail "-q: stderr should be empty"
 ok
 clear_work
 run -v inspect "$DEMO"
 expect_status 0
-cp "$tmp/stdout" "$tmp/verbose.txt"
+cp "$log_dir/stdout" "$tmp/verbose.txt"
 run inspect "$DEMO"
-cmp -s "$tmp/stdout" "$tmp/verbose.txt" || fail "-v changed what inspect prints on stdout"
+cmp -s "$log_dir/stdout" "$tmp/verbose.txt" || fail "-v changed what inspect prints on stdout"
 ok
 run -q inspect "$work/nonexistent.onnx"
 expect_status 6
@@ -518,8 +491,8 @@ expect_stdout_empty
 expect_work_empty
 expect_equal "$(sha_of "$ext_model") $(sha_of "$ext_data")" "$ext_sha $ext_data_sha" "external input after failure"
 
-# --- known bugs: opt-in until edgeq fixes them, then drop the guard -----------------------------
-if [[ ${EDGEQ_E2E_KNOWN_BUGS:-0} == 1 ]]; then
+# --- the report path can never clobber the input, the output or its data file ---------------
+if true; then
   # --report naming the input must be refused like -o naming it, and leave the input alone.
   cp "$DEMO" "$work/in.onnx"
   run convert in.onnx -o out.onnx --report in.onnx

@@ -14,6 +14,12 @@ void register_gemm_kernels(KernelRegistry& r);
 void register_reduce_kernels(KernelRegistry& r);
 void register_softmax_kernels(KernelRegistry& r);
 void register_shape_kernels(KernelRegistry& r);
+void register_gather_scatter_kernels(KernelRegistry& r);
+void register_resize_kernels(KernelRegistry& r);
+void register_rnn_kernels(KernelRegistry& r);
+void register_control_flow_kernels(KernelRegistry& r);
+void register_sequence_kernels(KernelRegistry& r);
+void register_quantize_kernels(KernelRegistry& r);
 
 const KernelRegistry& kernel_registry() {
   static const KernelRegistry registry = [] {
@@ -27,6 +33,12 @@ const KernelRegistry& kernel_registry() {
     register_reduce_kernels(r);
     register_softmax_kernels(r);
     register_shape_kernels(r);
+    register_gather_scatter_kernels(r);
+    register_resize_kernels(r);
+    register_rnn_kernels(r);
+    register_control_flow_kernels(r);
+    register_sequence_kernels(r);
+    register_quantize_kernels(r);
     return r;
   }();
   return registry;

@@ -276,8 +276,11 @@ void slice(KernelContext& ctx) {
 
   std::vector<int64_t> out_dims = x.dims(), first(rank, 0), step(rank, 1);
   for (size_t i = 0; i < axes.size(); ++i) {
-    const int64_t a = axes[i], dim = x.dims()[a], s = steps[i];
-    if (s == 0) ctx.fail("slice step cannot be 0");
+    const int64_t a = axes[i], dim = x.dims()[a];
+    if (steps[i] == 0) ctx.fail("slice step cannot be 0");
+    // A step beyond the axis length selects at most one element either way; clamping it keeps
+    // the arithmetic below from overflowing for steps like INT64_MIN.
+    const int64_t s = std::clamp(steps[i], -(dim + 1), dim + 1);
     int64_t b = starts[i], e = ends[i];
     if (b < 0) b += dim;
     if (e < 0) e += dim;
@@ -610,9 +613,10 @@ void trilu(KernelContext& ctx) {
   const Tensor& x = ctx.required_input(0);
   const size_t rank = x.dims().size();
   if (rank < 2) ctx.fail("input must have rank >= 2");
-  const int64_t k = optional_int_scalar(ctx, 1, 0);
   const bool upper = ctx.attr_int("upper", 1) != 0;
   const int64_t rows = x.dims()[rank - 2], cols = x.dims()[rank - 1];
+  // Diagonals past either corner behave alike; clamping k keeps i + k from overflowing.
+  const int64_t k = std::clamp(optional_int_scalar(ctx, 1, 0), -(rows + 1), cols + 1);
   const int64_t mats = product(x.dims(), 0, rank - 2);
   Tensor out = Tensor::allocate(x.dtype(), x.dims());
   dispatch_move(ctx, x.dtype(), [&](auto tag) {
@@ -795,8 +799,8 @@ void eye_like(KernelContext& ctx) {
     if (info == nullptr) ctx.fail("unknown dtype code");
     dtype = info->dtype;
   }
-  const int64_t k = ctx.attr_int("k", 0);
   const int64_t rows = x.dims()[0], cols = x.dims()[1];
+  const int64_t k = std::clamp(ctx.attr_int("k", 0), -(rows + 1), cols + 1);  // no overflow in i + k
   Tensor out = Tensor::allocate(dtype, x.dims());
   dispatch_dtype(ctx, dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -809,8 +813,6 @@ void eye_like(KernelContext& ctx) {
 
 }  // namespace
 
-void register_gather_scatter_kernels(KernelRegistry& r);
-void register_resize_kernels(KernelRegistry& r);
 
 void register_shape_kernels(KernelRegistry& r) {
   r.add("", "Reshape", reshape);
@@ -837,8 +839,6 @@ void register_shape_kernels(KernelRegistry& r) {
   r.add("", "OneHot", one_hot, 9);
   r.add("", "EyeLike", eye_like, 9);
   // Until registry.cc lists these families itself (see the report to the lead).
-  register_gather_scatter_kernels(r);
-  register_resize_kernels(r);
 }
 
 }  // namespace edgeq

@@ -17,10 +17,24 @@ Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) {
   return Tensor::from_values<int64_t>(DType::kInt64, std::move(dims), std::span<const int64_t>(v));
 }
 
+// A copyable attribute description (Attribute itself is move-only: it may own subgraphs).
+struct Attr {
+  std::string name;
+  AttrType type;
+  int64_t i = 0;
+  float f = 0;
+  std::string s;
+  std::vector<int64_t> ints;
+};
+Attr attr_int(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, "", {}}; }
+Attr attr_float(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, "", {}}; }
+Attr attr_ints(const std::string& name, std::vector<int64_t> v) { return {name, AttrType::kInts, 0, 0, "", std::move(v)}; }
+Attr attr_str(const std::string& name, const std::string& v) { return {name, AttrType::kString, 0, 0, v, {}}; }
+
 // One node `op` at `opset` with the given inputs (as graph inputs) and attributes; returns
 // its outputs.
 std::vector<Tensor> run_op(const std::string& op, int64_t opset, const std::vector<Tensor>& inputs,
-                           std::vector<Attribute> attrs = {}, size_t outputs = 1) {
+                           const std::vector<Attr>& attrs = {}, size_t outputs = 1, int threads = 1) {
   Model model;
   model.ir_version = 8;
   model.opset_imports.push_back({"", opset});
@@ -34,39 +48,23 @@ std::vector<Tensor> run_op(const std::string& op, int64_t opset, const std::vect
     ins.push_back(v);
     feeds["in" + std::to_string(i)] = RtValue(inputs[i]);
   }
-  for (size_t i = 0; i < outputs; ++i) {
-    Value* v = g.add_value("out" + std::to_string(i));
-    outs.push_back(v);
-  }
+  for (size_t i = 0; i < outputs; ++i) outs.push_back(g.add_value("out" + std::to_string(i)));
   Node* node = g.add_node(op, "", ins, outs);
-  for (auto& a : attrs) node->attributes().push_back(std::move(a));
+  for (const Attr& a : attrs) {
+    Attribute attr;
+    attr.name = a.name;
+    attr.type = a.type;
+    attr.i = a.i;
+    attr.f = a.f;
+    attr.s = a.s;
+    attr.ints = a.ints;
+    node->attributes().push_back(std::move(attr));
+  }
   for (Value* v : outs) g.add_output(v);
-  Executor ex(model, ExecutorOptions{1});
+  Executor ex(model, ExecutorOptions{threads});
   std::vector<Tensor> result;
   for (auto& [name, value] : ex.run(feeds)) result.push_back(value.tensor);
   return result;
-}
-
-Attribute attr_int(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_ints(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute attr_str(const std::string& name, const std::string& v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kString;
-  a.s = v;
-  return a;
 }
 
 std::vector<float> floats(const Tensor& t) {
@@ -107,11 +105,8 @@ TEST(ShapeKernels, PadReflectEdgeWrapAndCrop) {
             (std::vector<float>{2, 3, 1, 2, 3, 1, 2}));
   EXPECT_EQ(floats(run_op("Pad", 19, {x, i64({2}, {-1, 1}), f32({}, {9})})[0]), (std::vector<float>{2, 3, 9}));
   // Opset 2: pads and value are attributes.
-  Attribute value;
-  value.name = "value";
-  value.type = AttrType::kFloat;
-  value.f = 7;
-  EXPECT_EQ(floats(run_op("Pad", 2, {x}, {attr_ints("pads", {1, 0}), value})[0]), (std::vector<float>{7, 1, 2, 3}));
+  EXPECT_EQ(floats(run_op("Pad", 2, {x}, {attr_ints("pads", {1, 0}), attr_float("value", 7)})[0]),
+            (std::vector<float>{7, 1, 2, 3}));
 }
 
 TEST(ShapeKernels, SplitUnevenWithNumOutputs) {
@@ -164,6 +159,90 @@ TEST(ShapeKernels, DepthToSpaceInvertsSpaceToDepth) {
   auto s2d = run_op("SpaceToDepth", 13, {x}, {attr_int("blocksize", 2)});
   EXPECT_EQ(s2d[0].dims(), (std::vector<int64_t>{1, 4, 2, 2}));
   auto back = run_op("DepthToSpace", 13, {s2d[0]}, {attr_int("blocksize", 2), attr_str("mode", "DCR")});
+  EXPECT_EQ(floats(back[0]), v);
+}
+
+// Expected values below come from evaluating the ONNX reference algorithm (op_resize.py) by hand.
+std::vector<float> iota16() {
+  std::vector<float> v(16);
+  for (int i = 0; i < 16; ++i) v[i] = static_cast<float>(i + 1);
+  return v;
+}
+
+void expect_near(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << "element " << i;
+}
+
+TEST(ShapeKernels, ResizeAntialiasDownscale) {
+  const Tensor x = f32({1, 1, 4, 4}, iota16());
+  const Tensor scales = f32({4}, {1, 1, 0.6f, 0.6f});
+  const Tensor empty = f32({0}, {});
+  auto lin = run_op("Resize", 18, {x, empty, scales}, {attr_str("mode", "linear"), attr_int("antialias", 1)});
+  expect_near(floats(lin[0]), {2.875f, 4.5f, 9.375f, 11.0f});
+  auto cub = run_op("Resize", 18, {x, empty, scales}, {attr_str("mode", "cubic"), attr_int("antialias", 1)});
+  expect_near(floats(cub[0]), {2.5180723f, 4.2858864f, 9.5893287f, 11.357143f});
+  auto cub3 = run_op("Resize", 18, {x, empty, empty, i64({4}, {1, 1, 3, 3})},
+                     {attr_str("mode", "cubic"), attr_int("antialias", 1)});
+  expect_near(floats(cub3[0]), {1.7750092f, 3.1200073f, 4.4650055f, 7.1550018f, 8.5f, 9.8449982f, 12.534995f,
+                                13.879993f, 15.224991f});
+}
+
+TEST(ShapeKernels, ResizeHalfPixelSymmetricAndAxes) {
+  const Tensor x = f32({1, 1, 4, 4}, iota16());
+  const Tensor empty = f32({0}, {});
+  // Only axis 3 is resized (axes attribute, opset 19), by 0.6: output width floor(2.4) = 2.
+  auto out = run_op("Resize", 19, {x, empty, f32({1}, {0.6f})},
+                    {attr_str("mode", "linear"), attr_ints("axes", {3}),
+                     attr_str("coordinate_transformation_mode", "half_pixel_symmetric")});
+  EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 4, 2}));
+  expect_near(floats(out[0]), {1.6666666f, 3.3333333f, 5.6666666f, 7.3333333f, 9.6666666f, 11.333333f,
+                               13.666667f, 15.333333f});
+}
+
+TEST(ShapeKernels, ResizeKeepAspectRatioNotLarger) {
+  // sizes [1, 3] on [2, 4] -> scales 0.5 / 0.75 -> 0.5 for both -> output [1, 2].
+  const Tensor x = f32({1, 1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
+  auto out = run_op("Resize", 18, {x, f32({0}, {}), f32({0}, {}), i64({2}, {1, 3})},
+                    {attr_ints("axes", {2, 3}), attr_str("keep_aspect_ratio_policy", "not_larger")});
+  EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 1, 2}));
+  EXPECT_EQ(floats(out[0]), (std::vector<float>{1, 3}));
+}
+
+TEST(ShapeKernels, ScatterNDMinAndPadAxes) {
+  auto sc = run_op("ScatterND", 18, {f32({4}, {5, 5, 5, 5}), i64({2, 1}, {1, 1}), f32({2}, {7, 2})},
+                   {attr_str("reduction", "min")});
+  EXPECT_EQ(floats(sc[0]), (std::vector<float>{5, 2, 5, 5}));
+  // Pad-18 with axes: only axis -1 padded by (1, 2) with 0.
+  auto pd = run_op("Pad", 18, {f32({2, 1}, {1, 2}), i64({2}, {1, 2}), f32({}, {0}), i64({1}, {-1})});
+  EXPECT_EQ(pd[0].dims(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(floats(pd[0]), (std::vector<float>{0, 1, 0, 0, 0, 2, 0, 0}));
+}
+
+TEST(ShapeKernels, StringsMoveLikeAnyDtype) {
+  const Tensor s({2, 2}, std::vector<std::string>{"a", "b", "c", "d"});
+  auto t = run_op("Transpose", 13, {s});
+  EXPECT_EQ(t[0].strings(), (std::vector<std::string>{"a", "c", "b", "d"}));
+  auto g = run_op("Gather", 13, {s, i64({1}, {1})}, {attr_int("axis", 1)});
+  EXPECT_EQ(g[0].strings(), (std::vector<std::string>{"b", "d"}));
+}
+
+TEST(ShapeKernels, LargeCopiesDoNotDependOnThreads) {
+  std::vector<float> v(2 * 3 * 96 * 80);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 7919) % 1000) / 7.0f;
+  const Tensor x = f32({2, 3, 96, 80}, v);
+  const Tensor empty = f32({0}, {});
+  const Tensor scales = f32({4}, {1, 1, 1.7f, 0.45f});
+  for (const char* mode : {"nearest", "linear", "cubic"}) {
+    auto one = run_op("Resize", 13, {x, empty, scales}, {attr_str("mode", mode)}, 1, 1);
+    auto four = run_op("Resize", 13, {x, empty, scales}, {attr_str("mode", mode)}, 1, 4);
+    EXPECT_EQ(floats(one[0]), floats(four[0])) << mode;
+  }
+  auto t1 = run_op("Transpose", 13, {x}, {attr_ints("perm", {3, 1, 0, 2})}, 1, 1);
+  auto t4 = run_op("Transpose", 13, {x}, {attr_ints("perm", {3, 1, 0, 2})}, 1, 4);
+  EXPECT_EQ(floats(t1[0]), floats(t4[0]));
+  // Transposing back restores the input.
+  auto back = run_op("Transpose", 13, {t4[0]}, {attr_ints("perm", {2, 1, 3, 0})}, 1, 4);
   EXPECT_EQ(floats(back[0]), v);
 }
 
