@@ -116,16 +116,20 @@ void batch_norm(KernelContext& ctx) {
   if (xd.size() < 2) ctx.fail("X must have rank >= 2 (N x C x ...)");
   const int64_t n = xd[0], c = xd[1], s = spatial_size(xd, 2);
   const double eps = ctx.attr_float("epsilon", 1e-5f);
+  // Training mode: the training_mode attribute from opset 14; before that, is_test=0 (its
+  // default) up to opset 6, and asking for the statistics outputs in opsets 7-13.
   bool training = false;
   if (opset >= 14) {
     training = ctx.attr_int("training_mode", 0) != 0;
+  } else if (opset < 7) {
+    training = ctx.attr_int("is_test", 0) == 0;
   } else {
-    // Older opsets signal training by is_test=0 (< 7) or by asking for the statistics outputs.
-    bool extra = false;
-    for (size_t i = 1; i < ctx.output_count(); ++i) extra = extra || ctx.output_wanted(i);
-    if ((opset < 7 && ctx.attr_int("is_test", 0) == 0 && extra) || (opset >= 7 && extra))
-      ctx.unsupported("training-mode BatchNormalization before opset 14 (saved_mean/saved_var outputs)");
+    for (size_t i = 1; i < ctx.output_count(); ++i) training = training || ctx.output_wanted(i);
   }
+  // Before opset 14 training also has saved_mean/saved_var outputs, whose content the spec
+  // leaves open (frameworks store the variance or its inverse square root).
+  for (size_t i = 3; i < ctx.output_count(); ++i)
+    if (ctx.output_wanted(i)) ctx.unsupported("BatchNormalization saved_mean/saved_var outputs");
   const bool per_activation = opset < 9 && ctx.attr_int("spatial", 1) == 0;
   const int64_t params = per_activation ? c * s : c;
   auto check = [&](const Tensor& t, const char* name) {

@@ -427,9 +427,11 @@ void max_roi_pool(KernelContext& ctx) {
 
 // ---- MaxUnpool ----
 
-// Scatters X into a zero tensor at the flat positions given by I (as MaxPool's Indices output
-// produces them). The output shape is the optional output_shape input, else the shape a
-// transposed pooling gives: (in - 1) * stride + kernel - pads.
+// Scatters X into a zero tensor at the positions given by I. I holds flat indices into the
+// tensor a transposed pooling would produce, (in - 1) * stride + kernel - pads per spatial axis
+// (MaxPool's Indices output). When the optional output_shape input asks for another shape, each
+// index is unflattened in that default shape and placed at the same coordinates of the
+// requested one (what the backend test data expects), rather than reused as a flat offset.
 void max_unpool(KernelContext& ctx) {
   const Tensor& x = ctx.required_input(0);
   const Tensor& ind = ctx.required_input(1);
@@ -442,20 +444,20 @@ void max_unpool(KernelContext& ctx) {
   auto ks = spatial_attr(ctx, "kernel_shape", nd, 1);
   auto strides = spatial_attr(ctx, "strides", nd, 1);
   auto pads = spatial_attr(ctx, "pads", 2 * nd, 0);
-  std::vector<int64_t> out_dims;
+  std::vector<int64_t> inferred{g.n, g.c};
+  for (size_t j = 0; j < nd; ++j)
+    inferred.push_back((x.dims()[2 + j] - 1) * strides[j] + ks[j] - pads[j] - pads[nd + j]);
+  std::vector<int64_t> out_dims = inferred;
   if (const Tensor* os = ctx.input(2)) {
     out_dims = read_int_list(ctx, *os);
     if (out_dims.size() != x.dims().size() || out_dims[0] != g.n || out_dims[1] != g.c)
       ctx.fail("output_shape must have X's rank, batch and channels");
-  } else {
-    out_dims = {g.n, g.c};
-    for (size_t j = 0; j < nd; ++j)
-      out_dims.push_back((x.dims()[2 + j] - 1) * strides[j] + ks[j] - pads[j] - pads[nd + j]);
   }
-  for (int64_t d : out_dims)
-    if (d < 0) ctx.fail("MaxUnpool output dim would be negative");
+  for (size_t j = 0; j < out_dims.size(); ++j)
+    if (inferred[j] < 0 || out_dims[j] < 0) ctx.fail("MaxUnpool output dim would be negative");
+  const int64_t inferred_total = shape_size(inferred);
+  const bool reshaped = out_dims != inferred;
   Tensor y = Tensor::allocate(x.dtype(), out_dims);
-  const int64_t total = static_cast<int64_t>(y.element_count());
   auto iv = ind.values<int64_t>();
   dispatch_dtype(ctx, x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -463,8 +465,20 @@ void max_unpool(KernelContext& ctx) {
     T* yp = y.template mutable_values<T>();
     // Sequential on purpose: duplicate indices resolve to the last write, independent of threads.
     for (size_t i = 0; i < xv.size(); ++i) {
-      if (iv[i] < 0 || iv[i] >= total) ctx.fail("index " + std::to_string(iv[i]) + " is outside the output");
-      yp[iv[i]] = xv[i];
+      int64_t at = iv[i];
+      if (at < 0 || at >= inferred_total) ctx.fail("index " + std::to_string(at) + " is outside the output");
+      if (reshaped) {
+        int64_t rem = at, stride = 1, pos = 0;
+        for (size_t j = inferred.size(); j-- > 0;) {
+          const int64_t coord = rem % inferred[j];
+          rem /= inferred[j];
+          if (coord >= out_dims[j]) ctx.fail("index " + std::to_string(at) + " falls outside output_shape");
+          pos += coord * stride;
+          stride *= out_dims[j];
+        }
+        at = pos;
+      }
+      yp[at] = xv[i];
     }
   });
   ctx.set_output(0, std::move(y));

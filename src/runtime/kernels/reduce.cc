@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -162,7 +163,7 @@ void run_reduce(ThreadPool& pool, const ReducePlan& p, const T* x, T* y) {
       Odometer ko = kept, ro = red;
       ko.idx.assign(ko.dims.size(), 0);
       ro.idx.assign(ro.dims.size(), 0);
-      std::vector<Acc> acc(L);
+      std::unique_ptr<Acc[]> acc(new Acc[L]);  // not std::vector: Acc may be bool
       const int64_t begin = c * per_chunk, end = std::min(rows, begin + per_chunk);
       int64_t rest = begin;
       for (size_t d = ko.dims.size(); d-- > 0;) {
@@ -171,7 +172,7 @@ void run_reduce(ThreadPool& pool, const ReducePlan& p, const T* x, T* y) {
         ko.offset += ko.idx[d] * ko.strides[d];
       }
       for (int64_t j = begin; j < end; ++j, ko.next()) {
-        std::fill(acc.begin(), acc.end(), Op::init());
+        std::fill(acc.get(), acc.get() + L, Op::init());
         ro.reset();
         for (int64_t r = 0; r < red_outer; ++r, ro.next()) {
           const T* row = x + ko.offset + ro.offset;

@@ -21,6 +21,49 @@ enum class Kind { kSoftmax, kLogSoftmax, kHardmax };
 
 constexpr int64_t kChunkElements = 1 << 15;
 
+// Softmax/LogSoftmax over contiguous rows of n (inner == 1, the common last-axis case), with
+// Eigen's vectorized exp. The exps are written to an Eigen-allocated (hence aligned) scratch, so
+// which elements take the packet path and which the scalar tail depends on n alone: results do
+// not depend on where the data happens to sit in memory, nor on the thread count.
+template <class T, Kind kKind>
+void softmax_rows(KernelContext& ctx, const T* in, T* out, int64_t outer, int64_t n, Tensor y) {
+  using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  using Arr = Eigen::Array<C, Eigen::Dynamic, 1>;
+  const int64_t per_chunk = std::max<int64_t>(1, kChunkElements / n);
+  const int64_t chunks = (outer + per_chunk - 1) / per_chunk;
+  ctx.pool().parallel_for(chunks, [&](int64_t c) {
+    Arr e(n);
+    for (int64_t o = c * per_chunk; o < std::min(outer, (c + 1) * per_chunk); ++o) {
+      const T* xb = in + o * n;
+      T* yb = out + o * n;
+      C mx = static_cast<C>(xb[0]);
+      for (int64_t k = 0; k < n; ++k) {
+        e[k] = static_cast<C>(xb[k]);
+        mx = e[k] > mx ? e[k] : mx;
+      }
+      // Subtract the max before exp so large inputs do not overflow.
+      e = (e - mx).exp();
+      // Eight fixed partial sums: vectorizable, and the order is fixed by the code.
+      C part[8] = {};
+      int64_t k = 0;
+      for (; k + 8 <= n; k += 8)
+        for (int j = 0; j < 8; ++j) part[j] += e[k + j];
+      for (; k < n; ++k) part[0] += e[k];
+      const C sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      if constexpr (kKind == Kind::kSoftmax) {
+        const C inv = C(1) / sum;
+        for (int64_t i = 0; i < n; ++i) yb[i] = static_cast<T>(e[i] * inv);
+      } else {
+        // (x - max) - log(sum), not x - (max + log(sum)): the latter rounds away the small
+        // log term when |max| is large.
+        const C ls = std::log(sum);
+        for (int64_t i = 0; i < n; ++i) yb[i] = static_cast<T>((static_cast<C>(xb[i]) - mx) - ls);
+      }
+    }
+  });
+  ctx.set_output(0, std::move(y));
+}
+
 template <class T, Kind kKind>
 void softmax_typed(KernelContext& ctx, const Tensor& x, int64_t outer, int64_t n, int64_t inner) {
   // Math in float for float16/bfloat16/float, double for double.
@@ -32,10 +75,15 @@ void softmax_typed(KernelContext& ctx, const Tensor& x, int64_t outer, int64_t n
   const int64_t block = n * inner;
   const int64_t per_chunk = std::max<int64_t>(1, kChunkElements / std::max<int64_t>(1, block));
   const int64_t chunks = (outer + per_chunk - 1) / per_chunk;
+  if constexpr (kKind != Kind::kHardmax) {
+    if (inner == 1) return softmax_rows<T, kKind>(ctx, in, out, outer, n, std::move(y));
+  }
   ctx.pool().parallel_for(chunks, [&](int64_t c) {
     // Per-chunk scratch: the running max (and first max index) and the sum per inner position,
     // and exp(x - max) for the block being normalized.
-    std::vector<C> mx(inner), sum(inner), e(kKind == Kind::kSoftmax ? block : 0);
+    std::vector<C> mx(inner), sum(inner);
+    // Eigen-allocated, so the vectorized exp's packet/scalar split depends on the size only.
+    Eigen::Array<C, Eigen::Dynamic, 1> e(kKind == Kind::kHardmax ? 0 : block);
     std::vector<int64_t> arg(kKind == Kind::kHardmax ? inner : 0);
     for (int64_t o = c * per_chunk; o < std::min(outer, (c + 1) * per_chunk); ++o) {
       const T* xb = in + o * block;
@@ -56,22 +104,23 @@ void softmax_typed(KernelContext& ctx, const Tensor& x, int64_t outer, int64_t n
         for (int64_t i = 0; i < inner; ++i) yb[arg[i] * inner + i] = T(1);
         continue;
       }
+      for (int64_t k = 0; k < n; ++k)
+        for (int64_t i = 0; i < inner; ++i) e[k * inner + i] = static_cast<C>(xb[k * inner + i]) - mx[i];
+      e = e.exp();
       std::fill(sum.begin(), sum.end(), C(0));
       for (int64_t k = 0; k < n; ++k)
-        for (int64_t i = 0; i < inner; ++i) {
-          const C ev = std::exp(static_cast<C>(xb[k * inner + i]) - mx[i]);
-          if constexpr (kKind == Kind::kSoftmax) e[k * inner + i] = ev;
-          sum[i] += ev;
-        }
+        for (int64_t i = 0; i < inner; ++i) sum[i] += e[k * inner + i];
       if constexpr (kKind == Kind::kSoftmax) {
         for (int64_t i = 0; i < inner; ++i) sum[i] = C(1) / sum[i];
         for (int64_t k = 0; k < n; ++k)
           for (int64_t i = 0; i < inner; ++i) yb[k * inner + i] = static_cast<T>(e[k * inner + i] * sum[i]);
       } else {
-        for (int64_t i = 0; i < inner; ++i) sum[i] = mx[i] + std::log(sum[i]);
+        // (x - max) - log(sum), not x - (max + log(sum)): the latter rounds away the small
+        // log term when |max| is large.
+        for (int64_t i = 0; i < inner; ++i) sum[i] = std::log(sum[i]);
         for (int64_t k = 0; k < n; ++k)
           for (int64_t i = 0; i < inner; ++i)
-            yb[k * inner + i] = static_cast<T>(static_cast<C>(xb[k * inner + i]) - sum[i]);
+            yb[k * inner + i] = static_cast<T>((static_cast<C>(xb[k * inner + i]) - mx[i]) - sum[i]);
       }
     }
   });
