@@ -55,10 +55,14 @@ constexpr unsigned kSigned = kF | kSI;
 
 template <class T>
 constexpr unsigned class_of() {
-  if constexpr (std::is_same_v<T, bool>) return kB;
-  else if constexpr (kIsFloat<T>) return kF;
-  else if constexpr (std::is_signed_v<T>) return kSI;
-  else return kUI;
+  if constexpr (std::is_same_v<T, bool>)
+    return kB;
+  else if constexpr (kIsFloat<T>)
+    return kF;
+  else if constexpr (std::is_signed_v<T>)
+    return kSI;
+  else
+    return kUI;
 }
 
 template <class T>
@@ -78,18 +82,24 @@ T wrap(uint64_t v) {
 }
 template <class T>
 T add_(T a, T b) {
-  if constexpr (kIsInt<T>) return wrap<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-  else return a + b;
+  if constexpr (kIsInt<T>)
+    return wrap<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  else
+    return a + b;
 }
 template <class T>
 T sub_(T a, T b) {
-  if constexpr (kIsInt<T>) return wrap<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-  else return a - b;
+  if constexpr (kIsInt<T>)
+    return wrap<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  else
+    return a - b;
 }
 template <class T>
 T mul_(T a, T b) {
-  if constexpr (kIsInt<T>) return wrap<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-  else return a * b;
+  if constexpr (kIsInt<T>)
+    return wrap<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+  else
+    return a * b;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -115,7 +125,8 @@ template <class I, class F>
 I float_to_int(F f) {
   if (std::isnan(f)) return 0;
   f = std::trunc(f);
-  if (f <= static_cast<F>(std::numeric_limits<I>::lowest())) return std::numeric_limits<I>::lowest();
+  if (f <= static_cast<F>(std::numeric_limits<I>::lowest()))
+    return std::numeric_limits<I>::lowest();
   if (f >= static_cast<F>(std::numeric_limits<I>::max())) return std::numeric_limits<I>::max();
   return static_cast<I>(f);
 }
@@ -166,7 +177,10 @@ std::vector<int64_t> broadcast_or_fail(const KernelContext& ctx,
   std::string msg = "input shapes cannot be broadcast together:";
   for (const auto& s : shapes) {
     msg += " [";
-    for (size_t i = 0; i < s.size(); ++i) msg += (i ? "," : "") + std::to_string(s[i]);
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (i) msg += ',';
+      msg += std::to_string(s[i]);
+    }
     msg += "]";
   }
   ctx.fail(msg);
@@ -269,10 +283,11 @@ void broadcast_binary(KernelContext& ctx, const A* a, const std::vector<int64_t>
                       const std::vector<int64_t>& bd, O* o, const std::vector<int64_t>& od,
                       const F& f) {
   const auto p = plan_broadcast<2>(od, {&ad, &bd});
-  for_each_run(ctx, p, [&](int64_t pos, const std::array<int64_t, 2>& off, int64_t len,
-                           const std::array<int64_t, 2>& in) {
-    apply2(a + off[0], in[0], b + off[1], in[1], o + pos, len, f);
-  });
+  for_each_run(ctx, p,
+               [&](int64_t pos, const std::array<int64_t, 2>& off, int64_t len,
+                   const std::array<int64_t, 2>& in) {
+                 apply2(a + off[0], in[0], b + off[1], in[1], o + pos, len, f);
+               });
 }
 
 // Opsets 1-6 of the arithmetic, logic and comparison ops broadcast only when the `broadcast`
@@ -305,8 +320,10 @@ std::vector<int64_t> legacy_rhs_dims(const KernelContext& ctx, const std::vector
 
 template <class Op>
 Op make_op(const KernelContext& ctx) {
-  if constexpr (std::is_constructible_v<Op, const KernelContext&>) return Op(ctx);
-  else return Op{};
+  if constexpr (std::is_constructible_v<Op, const KernelContext&>)
+    return Op(ctx);
+  else
+    return Op{};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,32 +358,41 @@ struct Abs {
   static constexpr unsigned kTypes = kNumeric;
   template <class C>
   C operator()(C x) const {
-    if constexpr (std::is_unsigned_v<C>) return x;
-    else if constexpr (kIsInt<C>) return x < 0 ? sub_<C>(0, x) : x;  // abs(INT_MIN) wraps
-    else return std::abs(x);
+    if constexpr (std::is_unsigned_v<C>)
+      return x;
+    else if constexpr (kIsInt<C>)
+      return x < 0 ? sub_<C>(0, x) : x;  // abs(INT_MIN) wraps
+    else
+      return std::abs(x);
   }
 };
 struct Neg {
   static constexpr unsigned kTypes = kSigned;
   template <class C>
   C operator()(C x) const {
-    if constexpr (kIsInt<C>) return sub_<C>(0, x);  // -INT_MIN wraps
-    else return -x;                                 // keeps the sign of zero
+    if constexpr (kIsInt<C>)
+      return sub_<C>(0, x);  // -INT_MIN wraps
+    else
+      return -x;  // keeps the sign of zero
   }
 };
 struct Sign {
   static constexpr unsigned kTypes = kNumeric;
   template <class C>
   C operator()(C x) const {
-    if constexpr (kIsFloat<C>) { if (std::isnan(x)) return x; }
+    if constexpr (kIsFloat<C>) {
+      if (std::isnan(x)) return x;
+    }
     return x > C(0) ? C(1) : x < C(0) ? C(-1) : C(0);
   }
 };
-#define EDGEQ_FLOAT_UNARY(Name, expr)            \
-  struct Name {                                  \
-    static constexpr unsigned kTypes = kF;       \
-    template <class C>                           \
-    C operator()(C x) const { return expr; }     \
+#define EDGEQ_FLOAT_UNARY(Name, expr)      \
+  struct Name {                            \
+    static constexpr unsigned kTypes = kF; \
+    template <class C>                     \
+    C operator()(C x) const {              \
+      return expr;                         \
+    }                                      \
   };
 EDGEQ_FLOAT_UNARY(Sqrt, std::sqrt(x))
 EDGEQ_FLOAT_UNARY(Exp, std::exp(x))
@@ -394,15 +420,20 @@ EDGEQ_FLOAT_UNARY(Softsign, x / (C(1) + std::abs(x)))
 struct IsNaN {
   static constexpr unsigned kTypes = kF;
   template <class C>
-  bool operator()(C x) const { return std::isnan(x); }
+  bool operator()(C x) const {
+    return std::isnan(x);
+  }
 };
 struct IsInf {
   static constexpr unsigned kTypes = kF;
   bool neg, pos;
   explicit IsInf(const KernelContext& ctx)
-      : neg(ctx.attr_int("detect_negative", 1) != 0), pos(ctx.attr_int("detect_positive", 1) != 0) {}
+      : neg(ctx.attr_int("detect_negative", 1) != 0),
+        pos(ctx.attr_int("detect_positive", 1) != 0) {}
   template <class C>
-  bool operator()(C x) const { return std::isinf(x) && (x > 0 ? pos : neg); }
+  bool operator()(C x) const {
+    return std::isinf(x) && (x > 0 ? pos : neg);
+  }
 };
 struct Not {
   static constexpr unsigned kTypes = kB;
@@ -411,7 +442,9 @@ struct Not {
 struct BitwiseNot {
   static constexpr unsigned kTypes = kInts;
   template <class C>
-  C operator()(C x) const { return static_cast<C>(~x); }
+  C operator()(C x) const {
+    return static_cast<C>(~x);
+  }
 };
 
 // ---- activations ----
@@ -425,14 +458,18 @@ C softplus(C x) {
 struct Relu {
   static constexpr unsigned kTypes = kSigned;  // opset 14 added the signed integers
   template <class C>
-  C operator()(C x) const { return x < C(0) ? C(0) : x; }  // keeps NaN, like max(x, 0) in numpy
+  C operator()(C x) const {
+    return x < C(0) ? C(0) : x;
+  }  // keeps NaN, like max(x, 0) in numpy
 };
 struct LeakyRelu {
   static constexpr unsigned kTypes = kF;
   float alpha;
   explicit LeakyRelu(const KernelContext& ctx) : alpha(ctx.attr_float("alpha", 0.01f)) {}
   template <class C>
-  C operator()(C x) const { return x < C(0) ? C(alpha) * x : x; }
+  C operator()(C x) const {
+    return x < C(0) ? C(alpha) * x : x;
+  }
 };
 struct Sigmoid {
   static constexpr unsigned kTypes = kF;
@@ -449,36 +486,47 @@ struct HardSigmoid {
   explicit HardSigmoid(const KernelContext& ctx)
       : alpha(ctx.attr_float("alpha", 0.2f)), beta(ctx.attr_float("beta", 0.5f)) {}
   template <class C>
-  C operator()(C x) const { return std::max(C(0), std::min(C(1), C(alpha) * x + C(beta))); }
+  C operator()(C x) const {
+    return std::max(C(0), std::min(C(1), C(alpha) * x + C(beta)));
+  }
 };
 struct HardSwish {  // x * HardSigmoid(x) with alpha = 1/6, beta = 0.5
   static constexpr unsigned kTypes = kF;
   template <class C>
-  C operator()(C x) const { return x * std::max(C(0), std::min(C(1), x / C(6) + C(0.5))); }
+  C operator()(C x) const {
+    return x * std::max(C(0), std::min(C(1), x / C(6) + C(0.5)));
+  }
 };
 struct Softplus {
   static constexpr unsigned kTypes = kF;
   template <class C>
-  C operator()(C x) const { return softplus(x); }
+  C operator()(C x) const {
+    return softplus(x);
+  }
 };
 struct Mish {
   static constexpr unsigned kTypes = kF;
   template <class C>
-  C operator()(C x) const { return x * std::tanh(softplus(x)); }
+  C operator()(C x) const {
+    return x * std::tanh(softplus(x));
+  }
 };
 struct Elu {
   static constexpr unsigned kTypes = kF;
   float alpha;
   explicit Elu(const KernelContext& ctx) : alpha(ctx.attr_float("alpha", 1.0f)) {}
   template <class C>
-  C operator()(C x) const { return x < C(0) ? C(alpha) * (std::exp(x) - C(1)) : x; }
+  C operator()(C x) const {
+    return x < C(0) ? C(alpha) * (std::exp(x) - C(1)) : x;
+  }
 };
 struct Selu {
   static constexpr unsigned kTypes = kF;
   float alpha, gamma;
+  // Selu-1 documented the defaults rounded to 1.6732 / 1.0507; Selu-6 gave full precision.
   explicit Selu(const KernelContext& ctx)
-      : alpha(ctx.attr_float("alpha", 1.67326319217681884765625f)),
-        gamma(ctx.attr_float("gamma", 1.05070102214813232421875f)) {}
+      : alpha(ctx.attr_float("alpha", ctx.opset() < 6 ? 1.6732f : 1.67326319217681884765625f)),
+        gamma(ctx.attr_float("gamma", ctx.opset() < 6 ? 1.0507f : 1.05070102214813232421875f)) {}
   template <class C>
   C operator()(C x) const {
     return x <= C(0) ? C(gamma) * (C(alpha) * std::exp(x) - C(alpha)) : C(gamma) * x;
@@ -498,14 +546,17 @@ struct ThresholdedRelu {
   float alpha;
   explicit ThresholdedRelu(const KernelContext& ctx) : alpha(ctx.attr_float("alpha", 1.0f)) {}
   template <class C>
-  C operator()(C x) const { return x > C(alpha) ? x : C(0); }
+  C operator()(C x) const {
+    return x > C(alpha) ? x : C(0);
+  }
 };
 struct Gelu {  // opset 20: approximate = "none" (erf) or "tanh"
   static constexpr unsigned kTypes = kF;
   bool tanh_approx;
   explicit Gelu(const KernelContext& ctx) {
     const std::string a = ctx.attr_string("approximate", "none");
-    if (a != "none" && a != "tanh") ctx.fail("Gelu approximate must be 'none' or 'tanh', got '" + a + "'");
+    if (a != "none" && a != "tanh")
+      ctx.fail("Gelu approximate must be 'none' or 'tanh', got '" + a + "'");
     tanh_approx = a == "tanh";
   }
   template <class C>
@@ -593,7 +644,8 @@ void binary_kernel(KernelContext& ctx) {
     ctx.fail("inputs have different dtypes (" + std::string(dtype_name(a.dtype())) + ", " +
              std::string(dtype_name(b.dtype())) + ")");
   const Op op = make_op<Op>(ctx);
-  const std::vector<int64_t> bdims = ctx.opset() < 7 ? legacy_rhs_dims(ctx, a.dims(), b.dims()) : b.dims();
+  const std::vector<int64_t> bdims =
+      ctx.opset() < 7 ? legacy_rhs_dims(ctx, a.dims(), b.dims()) : b.dims();
   const std::vector<int64_t> out_dims = broadcast_or_fail(ctx, {a.dims(), bdims});
   dispatch_dtype(ctx, a.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -606,7 +658,8 @@ void binary_kernel(KernelContext& ctx) {
       if constexpr (requires { Op::kIntegerDivision; }) {
         if constexpr (kIsInt<T>) {
           auto bv = b.values<T>();
-          if (std::find(bv.begin(), bv.end(), T(0)) != bv.end()) ctx.fail("integer division by zero");
+          if (std::find(bv.begin(), bv.end(), T(0)) != bv.end())
+            ctx.fail("integer division by zero");
         }
       }
       Tensor y = Tensor::allocate(dtype_of<O>(), out_dims);
@@ -622,17 +675,23 @@ void binary_kernel(KernelContext& ctx) {
 struct Add {
   static constexpr unsigned kTypes = kNumeric;
   template <class C>
-  C operator()(C a, C b) const { return add_(a, b); }
+  C operator()(C a, C b) const {
+    return add_(a, b);
+  }
 };
 struct Sub {
   static constexpr unsigned kTypes = kNumeric;
   template <class C>
-  C operator()(C a, C b) const { return sub_(a, b); }
+  C operator()(C a, C b) const {
+    return sub_(a, b);
+  }
 };
 struct Mul {
   static constexpr unsigned kTypes = kNumeric;
   template <class C>
-  C operator()(C a, C b) const { return mul_(a, b); }
+  C operator()(C a, C b) const {
+    return mul_(a, b);
+  }
 };
 // Integer Div truncates toward zero (C semantics, as ONNX Runtime does); the driver rejects zero
 // divisors first. INT_MIN / -1 wraps to INT_MIN instead of trapping.
@@ -641,7 +700,9 @@ struct Div {
   static constexpr bool kIntegerDivision = true;
   template <class C>
   C operator()(C a, C b) const {
-    if constexpr (std::is_signed_v<C> && kIsInt<C>) { if (b == C(-1)) return sub_<C>(0, a); }
+    if constexpr (std::is_signed_v<C> && kIsInt<C>) {
+      if (b == C(-1)) return sub_<C>(0, a);
+    }
     return a / b;
   }
 };
@@ -675,7 +736,8 @@ struct BitShift {
   bool left;
   explicit BitShift(const KernelContext& ctx) {
     const std::string d = ctx.attr_string("direction", "");
-    if (d != "LEFT" && d != "RIGHT") ctx.fail("BitShift direction must be LEFT or RIGHT, got '" + d + "'");
+    if (d != "LEFT" && d != "RIGHT")
+      ctx.fail("BitShift direction must be LEFT or RIGHT, got '" + d + "'");
     left = d == "LEFT";
   }
   template <class C>
@@ -684,16 +746,18 @@ struct BitShift {
     return static_cast<C>(left ? a << b : a >> b);
   }
 };
-#define EDGEQ_BINARY(Name, types, expr)                 \
-  struct Name {                                         \
-    static constexpr unsigned kTypes = types;           \
-    template <class C>                                  \
-    auto operator()(C a, C b) const { return expr; }    \
+#define EDGEQ_BINARY(Name, types, expr)       \
+  struct Name {                               \
+    static constexpr unsigned kTypes = types; \
+    template <class C>                        \
+    auto operator()(C a, C b) const {         \
+      return expr;                            \
+    }                                         \
   };
-EDGEQ_BINARY(BitwiseAnd, kInts, static_cast<C>(a & b))
+EDGEQ_BINARY(BitwiseAnd, kInts, static_cast<C>(a& b))
 EDGEQ_BINARY(BitwiseOr, kInts, static_cast<C>(a | b))
 EDGEQ_BINARY(BitwiseXor, kInts, static_cast<C>(a ^ b))
-EDGEQ_BINARY(And, kB, static_cast<bool>(a && b))
+EDGEQ_BINARY(And, kB, static_cast<bool>(a&& b))
 EDGEQ_BINARY(Or, kB, static_cast<bool>(a || b))
 EDGEQ_BINARY(Xor, kB, static_cast<bool>(a != b))
 EDGEQ_BINARY(Equal, kNumeric | kB, static_cast<bool>(a == b))
@@ -782,8 +846,10 @@ T pow_element(T a, U b) {
 void pow_kernel(KernelContext& ctx) {
   const Tensor& a = ctx.required_input(0);
   const Tensor& b = ctx.required_input(1);
-  if (ctx.opset() < 12 && a.dtype() != b.dtype()) ctx.fail("Pow before opset 12 needs equal dtypes");
-  const std::vector<int64_t> bdims = ctx.opset() < 7 ? legacy_rhs_dims(ctx, a.dims(), b.dims()) : b.dims();
+  if (ctx.opset() < 12 && a.dtype() != b.dtype())
+    ctx.fail("Pow before opset 12 needs equal dtypes");
+  const std::vector<int64_t> bdims =
+      ctx.opset() < 7 ? legacy_rhs_dims(ctx, a.dims(), b.dims()) : b.dims();
   const std::vector<int64_t> out_dims = broadcast_or_fail(ctx, {a.dims(), bdims});
   dispatch_dtype(ctx, a.dtype(), [&](auto ta) {
     using T = decltype(ta);
@@ -803,12 +869,13 @@ void pow_kernel(KernelContext& ctx) {
           // exponent leaves the output with a's elements in a's order, whatever the ranks.
           if constexpr (kIsFloat<T> && kIsFloat<U>) {
             if (b.element_count() == 1 && static_cast<float>(bv[0]) == 2.0f) {
-              parallel_chunks(ctx, static_cast<int64_t>(a.element_count()), [&](int64_t s, int64_t e) {
-                for (int64_t i = s; i < e; ++i) {
-                  const Compute<T> v = static_cast<Compute<T>>(av[i]);
-                  out[i] = static_cast<T>(v * v);
-                }
-              });
+              parallel_chunks(ctx, static_cast<int64_t>(a.element_count()),
+                              [&](int64_t s, int64_t e) {
+                                for (int64_t i = s; i < e; ++i) {
+                                  const Compute<T> v = static_cast<Compute<T>>(av[i]);
+                                  out[i] = static_cast<T>(v * v);
+                                }
+                              });
               return ctx.set_output(0, std::move(y));
             }
           }
@@ -827,17 +894,20 @@ void pow_kernel(KernelContext& ctx) {
 
 template <class E>
 void where_typed(KernelContext& ctx, const Tensor& c, const E* x, const std::vector<int64_t>& xd,
-                 const E* y, const std::vector<int64_t>& yd, E* out, const std::vector<int64_t>& od) {
+                 const E* y, const std::vector<int64_t>& yd, E* out,
+                 const std::vector<int64_t>& od) {
   const auto p = plan_broadcast<3>(od, {&c.dims(), &xd, &yd});
   const bool* cv = c.values<bool>().data();
-  for_each_run(ctx, p, [&](int64_t pos, const std::array<int64_t, 3>& off, int64_t len,
-                           const std::array<int64_t, 3>& in) {
-    const bool* cp = cv + off[0];
-    const E* xp = x + off[1];
-    const E* yp = y + off[2];
-    E* o = out + pos;
-    for (int64_t k = 0; k < len; ++k) o[k] = cp[k * in[0]] ? xp[k * in[1]] : yp[k * in[2]];
-  });
+  for_each_run(ctx, p,
+               [&](int64_t pos, const std::array<int64_t, 3>& off, int64_t len,
+                   const std::array<int64_t, 3>& in) {
+                 const bool* cp = cv + off[0];
+                 const E* xp = x + off[1];
+                 const E* yp = y + off[2];
+                 E* o = out + pos;
+                 for (int64_t k = 0; k < len; ++k)
+                   o[k] = cp[k * in[0]] ? xp[k * in[1]] : yp[k * in[2]];
+               });
 }
 
 void where(KernelContext& ctx) {
@@ -860,11 +930,20 @@ void where(KernelContext& ctx) {
                 out.template mutable_values<E>(), od);
   };
   switch (bits) {
-    case 8: run(uint8_t{}); break;
-    case 16: run(uint16_t{}); break;
-    case 32: run(uint32_t{}); break;
-    case 64: run(uint64_t{}); break;
-    default: reject_dtype(ctx, x.dtype());
+    case 8:
+      run(uint8_t{});
+      break;
+    case 16:
+      run(uint16_t{});
+      break;
+    case 32:
+      run(uint32_t{});
+      break;
+    case 64:
+      run(uint64_t{});
+      break;
+    default:
+      reject_dtype(ctx, x.dtype());
   }
   ctx.set_output(0, std::move(out));
 }
@@ -875,12 +954,16 @@ void where(KernelContext& ctx) {
 
 template <class C>
 C max_nan(C a, C b) {
-  if constexpr (kIsFloat<C>) { if (std::isnan(a) || std::isnan(b)) return std::isnan(a) ? a : b; }
+  if constexpr (kIsFloat<C>) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) ? a : b;
+  }
   return a < b ? b : a;
 }
 template <class C>
 C min_nan(C a, C b) {
-  if constexpr (kIsFloat<C>) { if (std::isnan(a) || std::isnan(b)) return std::isnan(a) ? a : b; }
+  if constexpr (kIsFloat<C>) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) ? a : b;
+  }
   return b < a ? b : a;
 }
 
@@ -924,9 +1007,12 @@ void variadic(KernelContext& ctx) {
         broadcast_binary(ctx, acc, od, xs[i]->values<T>().data(), xs[i]->dims(), acc, od,
                          [](C a, T v) {
                            const C b = static_cast<C>(v);
-                           if constexpr (kFold == Fold::kMax) return max_nan(a, b);
-                           else if constexpr (kFold == Fold::kMin) return min_nan(a, b);
-                           else return add_(a, b);
+                           if constexpr (kFold == Fold::kMax)
+                             return max_nan(a, b);
+                           else if constexpr (kFold == Fold::kMin)
+                             return min_nan(a, b);
+                           else
+                             return add_(a, b);
                          });
       }
       const int64_t size = shape_size(od);

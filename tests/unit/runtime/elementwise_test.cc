@@ -20,34 +20,32 @@ template <class T>
 Tensor make(DType d, std::vector<int64_t> dims, std::vector<T> v) {
   return Tensor::from_values<T>(d, std::move(dims), std::span<const T>(v));
 }
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return make<float>(DType::kFloat, dims, v); }
-Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) { return make<int64_t>(DType::kInt64, dims, v); }
-Tensor i32(std::vector<int64_t> dims, std::vector<int32_t> v) { return make<int32_t>(DType::kInt32, dims, v); }
+Tensor f32(std::vector<int64_t> dims, std::vector<float> v) {
+  return make<float>(DType::kFloat, dims, v);
+}
+Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) {
+  return make<int64_t>(DType::kInt64, dims, v);
+}
+Tensor i32(std::vector<int64_t> dims, std::vector<int32_t> v) {
+  return make<int32_t>(DType::kInt32, dims, v);
+}
 
-Attribute attr_i(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute attr_f(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute attr_s(const std::string& name, const std::string& v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kString;
-  a.s = v;
-  return a;
+// Attribute holds subgraphs (move-only), so tests describe attributes with this copyable spec.
+struct AttrSpec {
+  std::string name;
+  AttrType type;
+  int64_t i = 0;
+  float f = 0;
+  std::string s;
+};
+AttrSpec attr_i(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, ""}; }
+AttrSpec attr_f(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, ""}; }
+AttrSpec attr_s(const std::string& name, const std::string& v) {
+  return {name, AttrType::kString, 0, 0, v};
 }
 
 // Runs one node with the given inputs (an empty tensor name = omitted input) and returns output 0.
-Tensor run_op(const std::string& op, std::vector<Tensor> inputs, std::vector<Attribute> attrs = {},
+Tensor run_op(const std::string& op, std::vector<Tensor> inputs, std::vector<AttrSpec> attrs = {},
               int64_t opset = 17, int threads = 2) {
   Model m;
   m.ir_version = 8;
@@ -65,7 +63,15 @@ Tensor run_op(const std::string& op, std::vector<Tensor> inputs, std::vector<Att
   }
   Value* y = g.add_value("y");
   Node* n = g.add_node(op, "", ins, {y});
-  for (auto& a : attrs) n->attributes().push_back(std::move(a));
+  for (const auto& spec : attrs) {
+    Attribute a;
+    a.name = spec.name;
+    a.type = spec.type;
+    a.i = spec.i;
+    a.f = spec.f;
+    a.s = spec.s;
+    n->attributes().push_back(std::move(a));
+  }
   g.add_output(y);
   ExecutorOptions opts;
   opts.threads = threads;
@@ -121,9 +127,11 @@ TEST(Elementwise, IntegerDivTruncatesAndRejectsZero) {
 TEST(Elementwise, ModSignRules) {
   Tensor a = i32({4}, {7, -7, 7, -7}), b = i32({4}, {3, 3, -3, -3});
   EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b})), (std::vector<int32_t>{1, 2, -2, -1}));
-  EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b}, {attr_i("fmod", 1)})), (std::vector<int32_t>{1, -1, 1, -1}));
+  EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b}, {attr_i("fmod", 1)})),
+            (std::vector<int32_t>{1, -1, 1, -1}));
   EXPECT_THROW(run_op("Mod", {f32({1}, {1}), f32({1}, {2})}), Error);  // floats need fmod=1
-  auto f = vals<float>(run_op("Mod", {f32({2}, {-4.5f, 4.5f}), f32({2}, {2, -2})}, {attr_i("fmod", 1)}));
+  auto f =
+      vals<float>(run_op("Mod", {f32({2}, {-4.5f, 4.5f}), f32({2}, {2, -2})}, {attr_i("fmod", 1)}));
   EXPECT_EQ(f, (std::vector<float>{-0.5f, 0.5f}));
 }
 
@@ -172,7 +180,8 @@ TEST(Elementwise, VariadicBroadcasts) {
   EXPECT_EQ(vals<float>(run_op("Sum", {a, b, c})), (std::vector<float>{3, 7, 5, 5, 9, 7}));
   EXPECT_EQ(vals<float>(run_op("Max", {a, b, c})), (std::vector<float>{2, 5, 3, 4, 5, 4}));
   EXPECT_EQ(vals<float>(run_op("Min", {a, b})), (std::vector<float>{1, 2, 2, 1, 4, 3}));
-  EXPECT_EQ(vals<float>(run_op("Mean", {a, b})), (std::vector<float>{1.5f, 3.5f, 2.5f, 2.5f, 4.5f, 3.5f}));
+  EXPECT_EQ(vals<float>(run_op("Mean", {a, b})),
+            (std::vector<float>{1.5f, 3.5f, 2.5f, 2.5f, 4.5f, 3.5f}));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   EXPECT_TRUE(std::isnan(vals<float>(run_op("Max", {f32({1}, {nan}), f32({1}, {1})}))[0]));
 }
@@ -192,7 +201,8 @@ TEST(Elementwise, PReluLegacyPerChannelSlope) {
 
 TEST(Elementwise, ActivationsWithAttributes) {
   Tensor x = f32({3}, {-2, 0.5f, 2});
-  EXPECT_EQ(vals<float>(run_op("LeakyRelu", {x}, {attr_f("alpha", 0.1f)})), (std::vector<float>{-0.2f, 0.5f, 2}));
+  EXPECT_EQ(vals<float>(run_op("LeakyRelu", {x}, {attr_f("alpha", 0.1f)})),
+            (std::vector<float>{-0.2f, 0.5f, 2}));
   EXPECT_EQ(vals<float>(run_op("ThresholdedRelu", {x})), (std::vector<float>{0, 0, 2}));
   EXPECT_EQ(vals<float>(run_op("Shrink", {x}, {attr_f("lambd", 1), attr_f("bias", 0.5f)})),
             (std::vector<float>{-1.5f, 0, 1.5f}));
@@ -216,8 +226,9 @@ TEST(Elementwise, CastCorners) {
   EXPECT_EQ(vals<float>(legacy), (std::vector<float>{3, -4}));
   // double -> float16 rounds once (0.1 -> 0x2E66).
   double d[1] = {0.1};
-  Tensor h = run_op("Cast", {Tensor::from_values<double>(DType::kDouble, {1}, std::span<const double>(d, 1))},
-                    {attr_i("to", static_cast<int>(DType::kFloat16))});
+  Tensor h = run_op(
+      "Cast", {Tensor::from_values<double>(DType::kDouble, {1}, std::span<const double>(d, 1))},
+      {attr_i("to", static_cast<int>(DType::kFloat16))});
   EXPECT_EQ(vals<uint16_t>(h)[0], 0x2E66);
 }
 
@@ -253,6 +264,39 @@ TEST(Elementwise, BitShiftAndBitwise) {
             (std::vector<uint8_t>{0, 64, 0}));
   EXPECT_EQ(vals<int32_t>(run_op("BitwiseXor", {i32({2}, {6, -1}), i32({2}, {3, 0})}, {}, 18)),
             (std::vector<int32_t>{5, -1}));
+}
+
+TEST(Elementwise, StringsInWhereAndEqual) {
+  bool c[2] = {true, false};
+  Tensor cond = Tensor::from_values<bool>(DType::kBool, {2}, std::span<const bool>(c, 2));
+  Tensor x({2}, std::vector<std::string>{"a", "b"});
+  Tensor y({}, std::vector<std::string>{"z"});
+  EXPECT_EQ(run_op("Where", {cond, x, y}).strings(), (std::vector<std::string>{"a", "z"}));
+  EXPECT_EQ(vals<bool>(run_op("Equal", {x, Tensor({}, std::vector<std::string>{"b"})}, {}, 19)),
+            (std::vector<bool>{false, true}));
+}
+
+TEST(Elementwise, Float16ComputesInFloat) {
+  Eigen::half a[2] = {Eigen::half(1.5f), Eigen::half(-2.0f)};
+  Tensor t =
+      Tensor::from_values<Eigen::half>(DType::kFloat16, {2}, std::span<const Eigen::half>(a, 2));
+  Tensor y = run_op("Mul", {t, t});
+  ASSERT_EQ(y.dtype(), DType::kFloat16);
+  EXPECT_EQ(static_cast<float>(y.values<Eigen::half>()[0]), 2.25f);
+  EXPECT_EQ(static_cast<float>(y.values<Eigen::half>()[1]), 4.0f);
+  Tensor r = run_op("Relu", {t});
+  EXPECT_EQ(static_cast<float>(r.values<Eigen::half>()[1]), 0.0f);
+}
+
+TEST(Elementwise, Opset18And20Ops) {
+  EXPECT_NEAR(vals<float>(run_op("Mish", {f32({1}, {1})}, {}, 18))[0], 0.8650984f, 1e-6);
+  EXPECT_EQ(vals<int32_t>(run_op("BitwiseNot", {i32({2}, {0, 5})}, {}, 18)),
+            (std::vector<int32_t>{-1, -6}));
+  EXPECT_EQ(vals<int32_t>(run_op("BitwiseAnd", {i32({2}, {6, 5}), i32({}, {4})}, {}, 18)),
+            (std::vector<int32_t>{4, 4}));
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(vals<bool>(run_op("IsInf", {f32({3}, {inf, -inf, 1})}, {attr_i("detect_negative", 0)})),
+            (std::vector<bool>{true, false, false}));
 }
 
 }  // namespace
