@@ -20,6 +20,7 @@ void register_rnn_kernels(KernelRegistry& r);
 void register_control_flow_kernels(KernelRegistry& r);
 void register_sequence_kernels(KernelRegistry& r);
 void register_quantize_kernels(KernelRegistry& r);
+void register_loss_kernels(KernelRegistry& r);
 
 const KernelRegistry& kernel_registry() {
   static const KernelRegistry registry = [] {
@@ -39,6 +40,7 @@ const KernelRegistry& kernel_registry() {
     register_control_flow_kernels(r);
     register_sequence_kernels(r);
     register_quantize_kernels(r);
+    register_loss_kernels(r);
     return r;
   }();
   return registry;
