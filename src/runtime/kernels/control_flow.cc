@@ -8,49 +8,18 @@
 #include <algorithm>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/shape_common.h"
 
 namespace edgeq {
 
 namespace {
 
-std::string dims_text(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
-// Bytes per element for the block copies below; string tensors copy their strings instead.
-size_t element_bytes(const KernelContext& ctx, DType dtype) {
-  const int bits = dtype_info(dtype).bits;
-  if (dtype != DType::kString && bits % 8 != 0)
-    ctx.unsupported("dtype " + std::string(dtype_name(dtype)) + " (packed sub-byte elements) in a scan/loop output");
-  return static_cast<size_t>(bits / 8);
-}
-
-// Copies `count` elements of `src` starting at element `from` into `dst` at element `to`.
-void copy_elements(const Tensor& src, int64_t from, Tensor& dst, int64_t to, int64_t count, size_t esize) {
-  if (count <= 0) return;
-  if (src.dtype() == DType::kString) {
-    std::copy_n(src.strings().begin() + from, count, dst.mutable_strings().begin() + to);
-    return;
-  }
-  const std::byte* s = src.bytes().data() + from * esize;
-  std::byte* d = dst.mutable_values<std::byte>() + to * esize;
-  std::copy_n(s, count * esize, d);
-}
+// Names scan/loop outputs in the message about unsupported sub-byte dtypes.
+constexpr const char* kWhere = "a scan/loop output";
 
 // The sub-tensor t<axis>[index]: rank one less than t.
 Tensor take_along(const KernelContext& ctx, const Tensor& t, int64_t axis, int64_t index) {
-  const size_t esize = element_bytes(ctx, t.dtype());
-  std::vector<int64_t> dims = t.dims();
-  const int64_t len = dims[axis];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= dims[i];
-  for (size_t i = axis + 1; i < dims.size(); ++i) inner *= dims[i];
-  dims.erase(dims.begin() + axis);
-  Tensor out = Tensor::allocate(t.dtype(), dims);
-  for (int64_t o = 0; o < outer; ++o) copy_elements(t, (o * len + index) * inner, out, o * inner, inner, esize);
-  return out;
+  return slice_axis(ctx, t, axis, index, 1, true, kWhere);
 }
 
 // Stacks equally shaped tensors along a new axis `axis`; items[k] lands at position k.
@@ -68,12 +37,11 @@ Tensor stack_along(const KernelContext& ctx, const std::vector<Tensor>& items, i
   dims.insert(dims.begin() + axis, n);
   Tensor out = Tensor::allocate(dtype, dims);
   if (n == 0) return out;
-  const size_t esize = element_bytes(ctx, dtype);
+  const size_t esize = element_bytes(ctx, dtype, kWhere);
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= elem[i];
   for (size_t i = axis; i < elem.size(); ++i) inner *= elem[i];
-  for (int64_t k = 0; k < n; ++k)
-    for (int64_t o = 0; o < outer; ++o) copy_elements(items[k], o * inner, out, (o * n + k) * inner, inner, esize);
+  concat_blocks(items, std::vector<int64_t>(items.size(), 1), outer, inner, out, esize);
   return out;
 }
 

@@ -24,15 +24,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/kernels/conv_geometry.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
 
 namespace {
-
-constexpr int kMaxSpatial = 3;
-
-using Dims3 = std::array<int64_t, kMaxSpatial>;
 
 template <class S>
 using RowMat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -41,33 +38,6 @@ using ConstMap = Eigen::Map<const RowMat<S>, 0, Eigen::OuterStride<>>;
 template <class S>
 using MutMap = Eigen::Map<RowMat<S>, 0, Eigen::OuterStride<>>;
 
-
-// Everything about one convolution's shape, spatial dims padded in front to (D, H, W).
-struct ConvGeom {
-  int64_t n = 0;       // batch
-  int64_t c = 0;       // input channels
-  int64_t m = 0;       // output channels
-  int64_t groups = 1;
-  int nd = 0;          // spatial rank as written in the model
-  Dims3 in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0}, pe{0, 0, 0};
-
-  int64_t cg() const { return c / groups; }
-  int64_t mg() const { return m / groups; }
-  int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
-  int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
-  int64_t kernel_size() const { return k[0] * k[1] * k[2]; }
-  int64_t dk(int i) const { return (k[i] - 1) * d[i] + 1; }  // dilated kernel extent
-};
-
-// Reads an ints attribute of exactly `count` entries (or `fallback` repeated when absent).
-std::vector<int64_t> spatial_attr(const KernelContext& ctx, const std::string& name, size_t count,
-                                  int64_t fallback) {
-  std::vector<int64_t> v = ctx.attr_ints(name, std::vector<int64_t>(count, fallback));
-  if (v.size() != count)
-    ctx.fail("attribute '" + name + "' has " + std::to_string(v.size()) + " values, expected " +
-             std::to_string(count));
-  return v;
-}
 
 // [lo, hi): the output positions o in [0, out) whose input coordinate o*stride + offset falls
 // inside [0, size). Used by the direct loops to split each row into a padded and a valid part.
@@ -132,22 +102,8 @@ ConvGeom base_geometry(const KernelContext& ctx, const Tensor& x, const Tensor& 
 ConvGeom conv_geometry(const KernelContext& ctx, const Tensor& x, const Tensor& w) {
   ConvGeom g = base_geometry(ctx, x, w, false);
   const std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
-  for (int i = kMaxSpatial - g.nd; i < kMaxSpatial; ++i) {
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      // Output is ceil(in / stride); the padding needed for that is split evenly, the odd
-      // one going to the end (SAME_UPPER) or the beginning (SAME_LOWER).
-      g.out[i] = (g.in[i] + g.s[i] - 1) / g.s[i];
-      int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.s[i] + g.dk(i) - g.in[i]);
-      g.pb[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pe[i] = total - g.pb[i];
-      continue;
-    }
-    if (auto_pad == "VALID") g.pb[i] = g.pe[i] = 0;
-    else if (auto_pad != "NOTSET" && !auto_pad.empty()) ctx.fail("unknown auto_pad '" + auto_pad + "'");
-    int64_t span = g.in[i] + g.pb[i] + g.pe[i] - g.dk(i);
-    if (span < 0) ctx.fail("kernel is larger than the padded input");
-    g.out[i] = span / g.s[i] + 1;
-  }
+  for (int i = kMaxSpatial - g.nd; i < kMaxSpatial; ++i)
+    resolve_axis(ctx, auto_pad, g.in[i], g.dk(i), g.s[i], false, g.pb[i], g.pe[i], g.out[i]);
   return g;
 }
 
@@ -428,9 +384,7 @@ void conv(KernelContext& ctx) {
   const Tensor* b = ctx.input(2);
   ConvGeom g = conv_geometry(ctx, x, w);
   if (b && (b->dims().size() != 1 || b->dims()[0] != g.m)) ctx.fail("B must be a 1D tensor of M values");
-  std::vector<int64_t> out_dims{g.n, g.m};
-  for (int i = kMaxSpatial - g.nd; i < kMaxSpatial; ++i) out_dims.push_back(g.out[i]);
-  run_float_kernel(ctx, x, w, b, out_dims, [&](const auto* xp, const auto* wp, const auto* bp, auto* yp) {
+  run_float_kernel(ctx, x, w, b, g.out_dims(), [&](const auto* xp, const auto* wp, const auto* bp, auto* yp) {
     conv_compute(ctx.pool(), g, xp, wp, bp, yp);
   });
 }
@@ -542,9 +496,7 @@ void conv_transpose(KernelContext& ctx) {
   const Tensor* b = ctx.input(2);
   ConvGeom g = conv_transpose_geometry(ctx, x, w);
   if (b && (b->dims().size() != 1 || b->dims()[0] != g.m)) ctx.fail("B must be a 1D tensor of M values");
-  std::vector<int64_t> out_dims{g.n, g.m};
-  for (int i = kMaxSpatial - g.nd; i < kMaxSpatial; ++i) out_dims.push_back(g.out[i]);
-  run_float_kernel(ctx, x, w, b, out_dims, [&](const auto* xp, const auto* wp, const auto* bp, auto* yp) {
+  run_float_kernel(ctx, x, w, b, g.out_dims(), [&](const auto* xp, const auto* wp, const auto* bp, auto* yp) {
     conv_transpose_compute(ctx.pool(), g, xp, wp, bp, yp);
   });
 }

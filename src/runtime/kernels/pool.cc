@@ -14,14 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "runtime/kernels/conv_geometry.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
 
 namespace {
 
-constexpr int kMaxSpatial = 3;
-using Dims3 = std::array<int64_t, kMaxSpatial>;
 
 // Accumulator type: float for the 16-bit floats and float, double for double.
 template <class T> struct Acc { using type = float; };
@@ -42,15 +41,6 @@ struct PoolGeom {
     return o;
   }
 };
-
-std::vector<int64_t> spatial_attr(const KernelContext& ctx, const std::string& name, size_t count,
-                                  int64_t fallback) {
-  std::vector<int64_t> v = ctx.attr_ints(name, std::vector<int64_t>(count, fallback));
-  if (v.size() != count)
-    ctx.fail("attribute '" + name + "' has " + std::to_string(v.size()) + " values, expected " +
-             std::to_string(count));
-  return v;
-}
 
 void read_input_dims(const KernelContext& ctx, const Tensor& x, PoolGeom& g) {
   const auto& xd = x.dims();
@@ -87,20 +77,7 @@ PoolGeom pool_geometry(const KernelContext& ctx, const Tensor& x, bool allow_cei
     g.pe[i] = pads[nd + j];
     if (g.k[i] <= 0 || g.s[i] <= 0 || g.d[i] <= 0) ctx.fail("kernel_shape, strides and dilations must be positive");
     if (g.pb[i] < 0 || g.pe[i] < 0) ctx.fail("pads must be non-negative");
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[i] = (g.in[i] + g.s[i] - 1) / g.s[i];
-      const int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.s[i] + g.dk(i) - g.in[i]);
-      g.pb[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pe[i] = total - g.pb[i];
-      continue;
-    }
-    if (auto_pad == "VALID") g.pb[i] = g.pe[i] = 0;
-    else if (auto_pad != "NOTSET" && !auto_pad.empty()) ctx.fail("unknown auto_pad '" + auto_pad + "'");
-    const int64_t span = g.in[i] + g.pb[i] + g.pe[i] - g.dk(i);
-    if (span < 0) ctx.fail("kernel is larger than the padded input");
-    g.out[i] = (ceil_mode ? (span + g.s[i] - 1) / g.s[i] : span / g.s[i]) + 1;
-    // Same rule as the reference: a ceil-mode window must start inside the input or left pad.
-    if (ceil_mode && (g.out[i] - 1) * g.s[i] >= g.in[i] + g.pb[i]) --g.out[i];
+    resolve_axis(ctx, auto_pad, g.in[i], g.dk(i), g.s[i], ceil_mode, g.pb[i], g.pe[i], g.out[i]);
   }
   return g;
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "edgeq/quant.h"
+#include "runtime/kernels/conv_geometry.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
@@ -376,20 +377,6 @@ void dynamic_quantize_linear(KernelContext& ctx) {
 
 // ---- integer convolution (ConvInteger, QLinearConv) ----
 
-constexpr int kMaxSpatial = 3;
-using Dims3 = std::array<int64_t, kMaxSpatial>;
-
-struct ConvGeom {
-  int64_t n = 0, c = 0, m = 0, groups = 1;
-  int nd = 0;
-  Dims3 in{1, 1, 1}, out{1, 1, 1}, k{1, 1, 1}, s{1, 1, 1}, d{1, 1, 1}, pb{0, 0, 0}, pe{0, 0, 0};
-  int64_t cg() const { return c / groups; }
-  int64_t mg() const { return m / groups; }
-  int64_t in_pixels() const { return in[0] * in[1] * in[2]; }
-  int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
-  int64_t kernel_size() const { return k[0] * k[1] * k[2]; }
-};
-
 // Conv's shape rules (auto_pad, pads, strides, dilations, group, kernel_shape), shared by the
 // integer convolutions; spatial dims are padded in front to (D, H, W).
 ConvGeom conv_geometry(const KernelContext& ctx, const std::vector<int64_t>& xd, const std::vector<int64_t>& wd) {
@@ -424,33 +411,11 @@ ConvGeom conv_geometry(const KernelContext& ctx, const std::vector<int64_t>& xd,
     g.s[j] = strides[i];
     g.d[j] = dil[i];
     if (g.s[j] <= 0 || g.d[j] <= 0 || g.k[j] <= 0) ctx.fail("strides, dilations and kernel dims must be positive");
-    const int64_t dk = (g.k[j] - 1) * g.d[j] + 1;
-    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[j] = (g.in[j] + g.s[j] - 1) / g.s[j];
-      const int64_t total = std::max<int64_t>(0, (g.out[j] - 1) * g.s[j] + dk - g.in[j]);
-      g.pb[j] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      g.pe[j] = total - g.pb[j];
-      continue;
-    }
-    if (auto_pad == "VALID") {
-      g.pb[j] = g.pe[j] = 0;
-    } else if (auto_pad == "NOTSET" || auto_pad.empty()) {
-      g.pb[j] = pads[i];
-      g.pe[j] = pads[nd + i];
-    } else {
-      ctx.fail("unknown auto_pad '" + auto_pad + "'");
-    }
-    const int64_t span = g.in[j] + g.pb[j] + g.pe[j] - dk;
-    if (span < 0) ctx.fail("kernel is larger than the padded input");
-    g.out[j] = span / g.s[j] + 1;
+    g.pb[j] = pads[i];
+    g.pe[j] = pads[nd + i];
+    resolve_axis(ctx, auto_pad, g.in[j], g.dk(j), g.s[j], false, g.pb[j], g.pe[j], g.out[j]);
   }
   return g;
-}
-
-std::vector<int64_t> conv_out_dims(const ConvGeom& g) {
-  std::vector<int64_t> d{g.n, g.m};
-  for (int i = kMaxSpatial - g.nd; i < kMaxSpatial; ++i) d.push_back(g.out[i]);
-  return d;
 }
 
 // Fills rows (c, kd, kh, kw) x columns [p0, p1) of one (batch, group)'s column matrix with
@@ -535,7 +500,7 @@ void conv_integer(KernelContext& ctx) {
   const ConvGeom g = conv_geometry(ctx, x.dims(), w.dims());
   const int32_t xzp = read_scalar_zp(ctx, ctx.input(2), x.dtype(), "x_zero_point");
   const auto wzp = read_w_zero_points(ctx, ctx.input(3), w.dtype(), g.m, "w_zero_point");
-  Tensor y = Tensor::allocate(DType::kInt32, conv_out_dims(g));
+  Tensor y = Tensor::allocate(DType::kInt32, g.out_dims());
   int32_t* out = y.mutable_values<int32_t>();
   const int64_t out_px = g.out_pixels();
   dispatch_q8(ctx, x.dtype(), "x", [&](auto xt) {
@@ -615,7 +580,7 @@ void qlinear_conv_impl(KernelContext& ctx, bool channels_last) {
   std::vector<float> mult(static_cast<size_t>(g.m));
   for (int64_t m = 0; m < g.m; ++m) mult[m] = x_scale * w_scale[w_scale.size() == 1 ? 0 : m] / y_scale;
 
-  Tensor y = Tensor::allocate(out_type, conv_out_dims(g));
+  Tensor y = Tensor::allocate(out_type, g.out_dims());
   std::byte* yb = mutable_bytes(y);
   const int64_t out_px = g.out_pixels();
   dispatch_q8(ctx, x.dtype(), "x", [&](auto xt) {

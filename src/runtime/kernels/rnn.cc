@@ -27,6 +27,7 @@
 #include <type_traits>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/shape_common.h"
 
 namespace edgeq {
 
@@ -325,12 +326,6 @@ std::vector<C> to_compute(const Tensor& t) {
     else out[i] = static_cast<C>(v[i]);
   }
   return out;
-}
-
-std::string dims_text(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
 }
 
 // Swaps the first two axes of a rank-3 row-major array [a, b, n] -> [b, a, n].

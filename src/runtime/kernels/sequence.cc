@@ -7,16 +7,11 @@
 #include <algorithm>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/shape_common.h"
 
 namespace edgeq {
 
 namespace {
-
-std::string dims_text(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
 
 const std::vector<Tensor>& required_sequence(const KernelContext& ctx, size_t i) {
   const RtValue* v = ctx.input_value(i);
@@ -33,21 +28,8 @@ int64_t read_position(const KernelContext& ctx, const Tensor& t) {
   return v[0];
 }
 
-size_t element_bytes(const KernelContext& ctx, DType dtype) {
-  const int bits = dtype_info(dtype).bits;
-  if (dtype != DType::kString && bits % 8 != 0)
-    ctx.unsupported("dtype " + std::string(dtype_name(dtype)) + " (packed sub-byte elements) in a sequence op");
-  return static_cast<size_t>(bits / 8);
-}
-
-void copy_elements(const Tensor& src, int64_t from, Tensor& dst, int64_t to, int64_t count, size_t esize) {
-  if (count <= 0) return;
-  if (src.dtype() == DType::kString) {
-    std::copy_n(src.strings().begin() + from, count, dst.mutable_strings().begin() + to);
-    return;
-  }
-  std::copy_n(src.bytes().data() + from * esize, count * esize, dst.mutable_values<std::byte>() + to * esize);
-}
+// Names sequence ops in the message about unsupported sub-byte dtypes.
+constexpr const char* kWhere = "a sequence op";
 
 void sequence_construct(KernelContext& ctx) {
   std::vector<Tensor> items;
@@ -118,22 +100,6 @@ void sequence_length(KernelContext& ctx) {
   ctx.set_output(0, std::move(out));
 }
 
-// The slice [begin, begin + size) of t along axis; drops the axis when `squeeze` (size 1).
-Tensor slice_axis(const KernelContext& ctx, const Tensor& t, int64_t axis, int64_t begin, int64_t size, bool squeeze) {
-  const size_t esize = element_bytes(ctx, t.dtype());
-  std::vector<int64_t> dims = t.dims();
-  const int64_t len = dims[axis];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= dims[i];
-  for (size_t i = axis + 1; i < dims.size(); ++i) inner *= dims[i];
-  if (squeeze) dims.erase(dims.begin() + axis);
-  else dims[axis] = size;
-  Tensor out = Tensor::allocate(t.dtype(), dims);
-  for (int64_t o = 0; o < outer; ++o)
-    copy_elements(t, (o * len + begin) * inner, out, o * size * inner, size * inner, esize);
-  return out;
-}
-
 // SplitToSequence: no split -> pieces of length 1, with the axis dropped when keepdims = 0
 // (keepdims is ignored when split is given); scalar split -> equal chunks with a shorter last one; 1-D split ->
 // the listed lengths, which must sum to the axis length.
@@ -168,7 +134,7 @@ void split_to_sequence(KernelContext& ctx) {
   std::vector<Tensor> items;
   int64_t at = 0;
   for (int64_t size : sizes) {
-    items.push_back(slice_axis(ctx, x, axis, at, size, squeeze));
+    items.push_back(slice_axis(ctx, x, axis, at, size, squeeze, kWhere));
     at += size;
   }
   ctx.set_output_value(0, RtValue::make_sequence(std::move(items)));
@@ -184,7 +150,7 @@ void concat_from_sequence(KernelContext& ctx) {
   const int64_t rank = static_cast<int64_t>(first.size());
   const int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), new_axis ? rank + 1 : rank);
   const DType dtype = seq[0].dtype();
-  const size_t esize = element_bytes(ctx, dtype);
+  const size_t esize = element_bytes(ctx, dtype, kWhere);
 
   // View every item as [outer, piece, inner]: piece is its length on the axis (1 when stacking).
   int64_t outer = 1, inner = 1;
@@ -207,13 +173,7 @@ void concat_from_sequence(KernelContext& ctx) {
   if (new_axis) dims.insert(dims.begin() + axis, total);
   else dims[axis] = total;
   Tensor out = Tensor::allocate(dtype, dims);
-  int64_t offset = 0;  // position along the axis
-  for (size_t k = 0; k < seq.size(); ++k) {
-    const int64_t block = pieces[k] * inner;
-    for (int64_t o = 0; o < outer; ++o)
-      copy_elements(seq[k], o * block, out, (o * total + offset) * inner, block, esize);
-    offset += pieces[k];
-  }
+  concat_blocks(seq, pieces, outer, inner, out, esize);
   ctx.set_output(0, std::move(out));
 }
 

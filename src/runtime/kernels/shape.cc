@@ -72,12 +72,6 @@ std::vector<int64_t> read_axes(const KernelContext& ctx, std::vector<int64_t> ax
 
 namespace {
 
-std::string dims_text(const std::vector<int64_t>& d) {
-  std::string s = "[";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
 int64_t product(const std::vector<int64_t>& d, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end; ++i) p *= d[i];

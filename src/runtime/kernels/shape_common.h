@@ -1,4 +1,5 @@
-// Helpers shared by the data-movement kernel families (shape.cc, gather_scatter.cc, resize.cc).
+// Helpers shared by the data-movement kernel families (shape.cc, gather_scatter.cc, resize.cc,
+// and the block copies of control_flow.cc and sequence.cc).
 //
 // Moving data does not need to know what an element means, only how wide it is: dispatch_move
 // calls its functor with an opaque type of the dtype's width (uint8_t for int8/uint8/bool/
@@ -57,6 +58,65 @@ T from_double(double v) {
   if constexpr (std::is_same_v<T, Eigen::half> || std::is_same_v<T, Eigen::bfloat16>)
     return static_cast<T>(static_cast<float>(v));
   else return static_cast<T>(v);
+}
+
+// "[2,3]": dims as written in messages.
+inline std::string dims_text(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+// Bytes per element for the block copies below; string tensors copy their strings instead.
+// Packed sub-byte dtypes are unsupported; `where` ("a sequence op") ends that message.
+inline size_t element_bytes(const KernelContext& ctx, DType dtype, const char* where) {
+  const int bits = dtype_info(dtype).bits;
+  if (dtype != DType::kString && bits % 8 != 0)
+    ctx.unsupported("dtype " + std::string(dtype_name(dtype)) + " (packed sub-byte elements) in " + where);
+  return static_cast<size_t>(bits / 8);
+}
+
+// Copies `count` elements of `src` starting at element `from` into `dst` at element `to`.
+inline void copy_elements(const Tensor& src, int64_t from, Tensor& dst, int64_t to, int64_t count, size_t esize) {
+  if (count <= 0) return;
+  if (src.dtype() == DType::kString) {
+    std::copy_n(src.strings().begin() + from, count, dst.mutable_strings().begin() + to);
+    return;
+  }
+  std::copy_n(src.bytes().data() + from * esize, count * esize, dst.mutable_values<std::byte>() + to * esize);
+}
+
+// The slice [begin, begin + size) of t along axis; drops the axis when `squeeze` (size 1).
+// `where` is as for element_bytes.
+inline Tensor slice_axis(const KernelContext& ctx, const Tensor& t, int64_t axis, int64_t begin, int64_t size,
+                         bool squeeze, const char* where) {
+  const size_t esize = element_bytes(ctx, t.dtype(), where);
+  std::vector<int64_t> dims = t.dims();
+  const int64_t len = dims[axis];
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= dims[i];
+  for (size_t i = axis + 1; i < dims.size(); ++i) inner *= dims[i];
+  if (squeeze) dims.erase(dims.begin() + axis);
+  else dims[axis] = size;
+  Tensor out = Tensor::allocate(t.dtype(), dims);
+  for (int64_t o = 0; o < outer; ++o)
+    copy_elements(t, (o * len + begin) * inner, out, o * size * inner, size * inner, esize);
+  return out;
+}
+
+// Concatenates items viewed as [outer, pieces[k], inner] into out ([outer, sum(pieces), inner]),
+// in item order.
+inline void concat_blocks(const std::vector<Tensor>& items, const std::vector<int64_t>& pieces, int64_t outer,
+                          int64_t inner, Tensor& out, size_t esize) {
+  int64_t total = 0;
+  for (int64_t p : pieces) total += p;
+  int64_t offset = 0;  // position along the axis
+  for (size_t k = 0; k < items.size(); ++k) {
+    const int64_t block = pieces[k] * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      copy_elements(items[k], o * block, out, (o * total + offset) * inner, block, esize);
+    offset += pieces[k];
+  }
 }
 
 std::vector<int64_t> row_major_strides(const std::vector<int64_t>& dims);

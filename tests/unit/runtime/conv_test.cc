@@ -14,79 +14,20 @@
 #include "edgeq/error.h"
 #include "edgeq/ir/graph.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 
 namespace edgeq {
 namespace {
 
-// A copyable attribute description (edgeq::Attribute owns subgraphs, so it is move-only).
-struct Attr {
-  std::string name;
-  AttrType type;
-  int64_t i = 0;
-  float f = 0;
-  std::string s;
-  std::vector<int64_t> ints;
-};
-Attr ints_attr(const std::string& name, std::vector<int64_t> v) { return {name, AttrType::kInts, 0, 0, "", std::move(v)}; }
-Attr int_attr(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, "", {}}; }
-Attr float_attr(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, "", {}}; }
-Attr string_attr(const std::string& name, std::string v) { return {name, AttrType::kString, 0, 0, std::move(v), {}}; }
-
-Tensor floats(std::vector<int64_t> dims, const std::vector<float>& v) {
-  return Tensor::from_values<float>(DType::kFloat, std::move(dims), v);
-}
-
-std::vector<float> values_of(const Tensor& t) {
-  auto v = t.values<float>();
-  return {v.begin(), v.end()};
-}
+using namespace test;
+using Attr = AttrSpec;
 
 // Runs one node over the given inputs (empty tensors with kUndefined dtype = omitted) and
 // returns its outputs.
 std::vector<Tensor> run_node(const std::string& op, const std::vector<Tensor>& inputs,
                              const std::vector<Attr>& attrs, int outputs = 1, int opset = 17,
                              int threads = 2) {
-  Model model;
-  model.ir_version = 8;
-  model.opset_imports.push_back({"", opset});
-  model.graph = std::make_unique<Graph>();
-  Graph& g = *model.graph;
-  std::vector<Value*> ins;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].dtype() == DType::kUndefined) {
-      ins.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i));
-    g.add_input(v);
-    ins.push_back(v);
-    feeds["in" + std::to_string(i)] = RtValue(inputs[i]);
-  }
-  std::vector<Value*> outs;
-  for (int i = 0; i < outputs; ++i) {
-    Value* v = g.add_value("out" + std::to_string(i));
-    outs.push_back(v);
-  }
-  Node* n = g.add_node(op, "", ins, outs);
-  for (const Attr& spec : attrs) {
-    Attribute a;
-    a.name = spec.name;
-    a.type = spec.type;
-    a.i = spec.i;
-    a.f = spec.f;
-    a.s = spec.s;
-    a.ints = spec.ints;
-    n->attributes().push_back(std::move(a));
-  }
-  for (Value* v : outs) g.add_output(v);
-  ExecutorOptions options;
-  options.threads = threads;
-  Executor exec(model, options);
-  auto result = exec.run(feeds);
-  std::vector<Tensor> out;
-  for (auto& [name, value] : result) out.push_back(value.tensor);
-  return out;
+  return test::run_node(op, inputs, attrs, opset, "", threads, static_cast<size_t>(outputs));
 }
 
 void expect_near(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-4f) {
@@ -157,13 +98,13 @@ std::vector<float> naive_conv(const std::vector<float>& x, const std::vector<int
 TEST(ConvKernel, HandComputed2D) {
   std::vector<float> x(9);
   for (int i = 0; i < 9; ++i) x[i] = static_cast<float>(i);
-  auto out = run_node("Conv", {floats({1, 1, 3, 3}, x), floats({1, 1, 2, 2}, {1, 1, 1, 1})}, {});
+  auto out = run_node("Conv", {f32({1, 1, 3, 3}, x), f32({1, 1, 2, 2}, {1, 1, 1, 1})}, {});
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 2, 2}));
-  expect_near(values_of(out[0]), {8, 12, 20, 24});
+  expect_near(floats(out[0]), {8, 12, 20, 24});
   // SAME_UPPER with stride 2 on 3x3: output 2x2, total pad 1 at the end.
-  out = run_node("Conv", {floats({1, 1, 3, 3}, x), floats({1, 1, 2, 2}, {1, 1, 1, 1}), floats({1}, {0.5f})},
-                 {string_attr("auto_pad", "SAME_UPPER"), ints_attr("strides", {2, 2})});
-  expect_near(values_of(out[0]), {8.5f, 7.5f, 13.5f, 8.5f});
+  out = run_node("Conv", {f32({1, 1, 3, 3}, x), f32({1, 1, 2, 2}, {1, 1, 1, 1}), f32({1}, {0.5f})},
+                 {attr_str("auto_pad", "SAME_UPPER"), attr_ints("strides", {2, 2})});
+  expect_near(floats(out[0]), {8.5f, 7.5f, 13.5f, 8.5f});
 }
 
 struct ConvCase {
@@ -197,14 +138,14 @@ TEST(ConvKernel, MatchesDirectDefinition) {
     auto b = pseudo_random(static_cast<size_t>(c.wd[0]), seed++);
     std::vector<int64_t> yd;
     auto want = naive_conv(x, c.xd, w, c.wd, c.bias ? &b : nullptr, c.group, c.strides, c.dilations, c.pads, yd);
-    std::vector<Tensor> inputs{floats(c.xd, x), floats(c.wd, w)};
-    if (c.bias) inputs.push_back(floats({c.wd[0]}, b));
-    std::vector<Attr> attrs{int_attr("group", c.group), ints_attr("strides", c.strides),
-                                 ints_attr("dilations", c.dilations), ints_attr("pads", c.pads)};
+    std::vector<Tensor> inputs{f32(c.xd, x), f32(c.wd, w)};
+    if (c.bias) inputs.push_back(f32({c.wd[0]}, b));
+    std::vector<Attr> attrs{attr_int("group", c.group), attr_ints("strides", c.strides),
+                                 attr_ints("dilations", c.dilations), attr_ints("pads", c.pads)};
     auto one = run_node("Conv", inputs, attrs, 1, 17, 1);
     auto many = run_node("Conv", inputs, attrs, 1, 17, 3);
     EXPECT_EQ(one[0].dims(), yd);
-    expect_near(values_of(one[0]), want, 1e-4f);
+    expect_near(floats(one[0]), want, 1e-4f);
     // Bitwise identical for any thread count.
     ASSERT_EQ(one[0].byte_size(), many[0].byte_size());
     EXPECT_EQ(std::memcmp(one[0].bytes().data(), many[0].bytes().data(), one[0].byte_size()), 0);
@@ -212,64 +153,64 @@ TEST(ConvKernel, MatchesDirectDefinition) {
 }
 
 TEST(ConvKernel, BadShapesFail) {
-  EXPECT_THROW(run_node("Conv", {floats({1, 3, 4, 4}, std::vector<float>(48)), floats({2, 2, 3, 3}, std::vector<float>(36))}, {}),
+  EXPECT_THROW(run_node("Conv", {f32({1, 3, 4, 4}, std::vector<float>(48)), f32({2, 2, 3, 3}, std::vector<float>(36))}, {}),
                Error);
-  EXPECT_THROW(run_node("Conv", {floats({1, 1, 2, 2}, std::vector<float>(4)), floats({1, 1, 3, 3}, std::vector<float>(9))}, {}),
+  EXPECT_THROW(run_node("Conv", {f32({1, 1, 2, 2}, std::vector<float>(4)), f32({1, 1, 3, 3}, std::vector<float>(9))}, {}),
                Error);
 }
 
 TEST(ConvTransposeKernel, HandComputed) {
-  auto out = run_node("ConvTranspose", {floats({1, 1, 2, 2}, {1, 2, 3, 4}), floats({1, 1, 2, 2}, {1, 1, 1, 1})}, {});
+  auto out = run_node("ConvTranspose", {f32({1, 1, 2, 2}, {1, 2, 3, 4}), f32({1, 1, 2, 2}, {1, 1, 1, 1})}, {});
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 3, 3}));
-  expect_near(values_of(out[0]), {1, 3, 2, 4, 10, 6, 3, 7, 4});
+  expect_near(floats(out[0]), {1, 3, 2, 4, 10, 6, 3, 7, 4});
   // Stride 2 spreads the input out: the 2x2 kernel tiles a 4x4 output without overlap.
-  out = run_node("ConvTranspose", {floats({1, 1, 2, 2}, {1, 2, 3, 4}), floats({1, 1, 2, 2}, {1, 10, 100, 1000})},
-                 {ints_attr("strides", {2, 2})});
+  out = run_node("ConvTranspose", {f32({1, 1, 2, 2}, {1, 2, 3, 4}), f32({1, 1, 2, 2}, {1, 10, 100, 1000})},
+                 {attr_ints("strides", {2, 2})});
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 4, 4}));
-  expect_near(values_of(out[0]), {1, 10, 2, 20, 100, 1000, 200, 2000, 3, 30, 4, 40, 300, 3000, 400, 4000});
+  expect_near(floats(out[0]), {1, 10, 2, 20, 100, 1000, 200, 2000, 3, 30, 4, 40, 300, 3000, 400, 4000});
 }
 
 TEST(PoolKernels, MaxPoolWithIndices) {
   std::vector<float> x{1, 5, 2, 0, 3, 4, 9, 8, 7, 6, 1, 2, 0, 0, 3, 3};
-  auto out = run_node("MaxPool", {floats({1, 1, 4, 4}, x)},
-                      {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2})}, 2, 12);
-  expect_near(values_of(out[0]), {5, 9, 7, 3});
+  auto out = run_node("MaxPool", {f32({1, 1, 4, 4}, x)},
+                      {attr_ints("kernel_shape", {2, 2}), attr_ints("strides", {2, 2})}, 2, 12);
+  expect_near(floats(out[0]), {5, 9, 7, 3});
   auto idx = out[1].values<int64_t>();
   EXPECT_EQ(std::vector<int64_t>(idx.begin(), idx.end()), (std::vector<int64_t>{1, 6, 8, 14}));
   // Column-major indices: (h, w) -> w * H + h.
-  out = run_node("MaxPool", {floats({1, 1, 4, 4}, x)},
-                 {ints_attr("kernel_shape", {2, 2}), ints_attr("strides", {2, 2}), int_attr("storage_order", 1)}, 2, 12);
+  out = run_node("MaxPool", {f32({1, 1, 4, 4}, x)},
+                 {attr_ints("kernel_shape", {2, 2}), attr_ints("strides", {2, 2}), attr_int("storage_order", 1)}, 2, 12);
   idx = out[1].values<int64_t>();
   EXPECT_EQ(std::vector<int64_t>(idx.begin(), idx.end()), (std::vector<int64_t>{4, 9, 2, 11}));
 }
 
 TEST(PoolKernels, AveragePoolPadding) {
   std::vector<float> x{1, 2, 3, 4};
-  std::vector<Attr> base{ints_attr("kernel_shape", {2, 2}), ints_attr("pads", {1, 1, 0, 0})};
-  auto out = run_node("AveragePool", {floats({1, 1, 2, 2}, x)}, base, 1, 11);
-  expect_near(values_of(out[0]), {1, 1.5f, 2, 2.5f});
-  std::vector<Attr> incl{ints_attr("kernel_shape", {2, 2}), ints_attr("pads", {1, 1, 0, 0}),
-                              int_attr("count_include_pad", 1)};
-  out = run_node("AveragePool", {floats({1, 1, 2, 2}, x)}, incl, 1, 11);
-  expect_near(values_of(out[0]), {0.25f, 0.75f, 1, 2.5f});
-  out = run_node("GlobalAveragePool", {floats({1, 2, 1, 2}, {1, 2, 3, 5})}, {});
+  std::vector<Attr> base{attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {1, 1, 0, 0})};
+  auto out = run_node("AveragePool", {f32({1, 1, 2, 2}, x)}, base, 1, 11);
+  expect_near(floats(out[0]), {1, 1.5f, 2, 2.5f});
+  std::vector<Attr> incl{attr_ints("kernel_shape", {2, 2}), attr_ints("pads", {1, 1, 0, 0}),
+                              attr_int("count_include_pad", 1)};
+  out = run_node("AveragePool", {f32({1, 1, 2, 2}, x)}, incl, 1, 11);
+  expect_near(floats(out[0]), {0.25f, 0.75f, 1, 2.5f});
+  out = run_node("GlobalAveragePool", {f32({1, 2, 1, 2}, {1, 2, 3, 5})}, {});
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 2, 1, 1}));
-  expect_near(values_of(out[0]), {1.5f, 4});
+  expect_near(floats(out[0]), {1.5f, 4});
 }
 
 TEST(NormKernels, BatchAndLayerNorm) {
   // y = (x - mean) / sqrt(var + eps) * scale + B, channel 0: mean 1, var 4; channel 1: mean 0, var 1.
   auto out = run_node("BatchNormalization",
-                      {floats({1, 2, 2}, {1, 5, 2, -1}), floats({2}, {2, 1}), floats({2}, {0, 1}),
-                       floats({2}, {1, 0}), floats({2}, {4, 1})},
-                      {float_attr("epsilon", 0.f)}, 1, 15);
-  expect_near(values_of(out[0]), {0, 4, 3, 0});
-  out = run_node("LayerNormalization", {floats({2, 2}, {1, 3, 0, 4}), floats({2}, {1, 2}), floats({2}, {0, 1})},
-                 {float_attr("epsilon", 0.f)}, 3, 17);
-  expect_near(values_of(out[0]), {-1, 3, -1, 3});
-  expect_near(values_of(out[1]), {2, 2});
+                      {f32({1, 2, 2}, {1, 5, 2, -1}), f32({2}, {2, 1}), f32({2}, {0, 1}),
+                       f32({2}, {1, 0}), f32({2}, {4, 1})},
+                      {attr_float("epsilon", 0.f)}, 1, 15);
+  expect_near(floats(out[0]), {0, 4, 3, 0});
+  out = run_node("LayerNormalization", {f32({2, 2}, {1, 3, 0, 4}), f32({2}, {1, 2}), f32({2}, {0, 1})},
+                 {attr_float("epsilon", 0.f)}, 3, 17);
+  expect_near(floats(out[0]), {-1, 3, -1, 3});
+  expect_near(floats(out[1]), {2, 2});
   EXPECT_EQ(out[1].dims(), (std::vector<int64_t>{2, 1}));
-  expect_near(values_of(out[2]), {1, 0.5f});
+  expect_near(floats(out[2]), {1, 0.5f});
 }
 
 TEST(ConvKernel, HalfAndDoubleMatchFloat) {
@@ -298,31 +239,31 @@ TEST(ConvKernel, HalfAndDoubleMatchFloat) {
 }
 
 TEST(PoolKernels, LpAndRoiPools) {
-  auto out = run_node("LpPool", {floats({1, 1, 2, 2}, {3, 4, 0, 0})}, {ints_attr("kernel_shape", {2, 2})}, 1, 11);
-  expect_near(values_of(out[0]), {5});
-  out = run_node("GlobalLpPool", {floats({1, 2, 2}, {3, 4, 1, 1})}, {int_attr("p", 1)}, 1, 2);
-  expect_near(values_of(out[0]), {7, 2});
+  auto out = run_node("LpPool", {f32({1, 1, 2, 2}, {3, 4, 0, 0})}, {attr_ints("kernel_shape", {2, 2})}, 1, 11);
+  expect_near(floats(out[0]), {5});
+  out = run_node("GlobalLpPool", {f32({1, 2, 2}, {3, 4, 1, 1})}, {attr_int("p", 1)}, 1, 2);
+  expect_near(floats(out[0]), {7, 2});
   std::vector<float> x(16);
   for (int i = 0; i < 16; ++i) x[i] = static_cast<float>(i);
-  out = run_node("MaxRoiPool", {floats({1, 1, 4, 4}, x), floats({1, 5}, {0, 0, 0, 3, 3})},
-                 {ints_attr("pooled_shape", {2, 2})}, 1, 1);
+  out = run_node("MaxRoiPool", {f32({1, 1, 4, 4}, x), f32({1, 5}, {0, 0, 0, 3, 3})},
+                 {attr_ints("pooled_shape", {2, 2})}, 1, 1);
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{1, 1, 2, 2}));
-  expect_near(values_of(out[0]), {5, 7, 13, 15});
+  expect_near(floats(out[0]), {5, 7, 13, 15});
 }
 
 TEST(NormKernels, GroupAndInstanceNorm) {
   // One group over both channels: mean 4, variance 5.
   const float r = 1.0f / std::sqrt(5.0f);
-  auto out = run_node("GroupNormalization", {floats({1, 2, 2}, {1, 3, 5, 7}), floats({1}, {1}), floats({1}, {0})},
-                      {int_attr("num_groups", 1), float_attr("epsilon", 0.f)}, 1, 18);
-  expect_near(values_of(out[0]), {-3 * r, -r, r, 3 * r});
+  auto out = run_node("GroupNormalization", {f32({1, 2, 2}, {1, 3, 5, 7}), f32({1}, {1}), f32({1}, {0})},
+                      {attr_int("num_groups", 1), attr_float("epsilon", 0.f)}, 1, 18);
+  expect_near(floats(out[0]), {-3 * r, -r, r, 3 * r});
   // Opset 21: scale and bias per channel.
-  out = run_node("GroupNormalization", {floats({1, 2, 2}, {1, 3, 5, 7}), floats({2}, {1, 2}), floats({2}, {0, 1})},
-                 {int_attr("num_groups", 1), float_attr("epsilon", 0.f)}, 1, 21);
-  expect_near(values_of(out[0]), {-3 * r, -r, 2 * r + 1, 6 * r + 1});
-  out = run_node("InstanceNormalization", {floats({1, 2, 2}, {1, 3, 5, 9}), floats({2}, {1, 2}), floats({2}, {0, 1})},
-                 {float_attr("epsilon", 0.f)}, 1, 6);
-  expect_near(values_of(out[0]), {-1, 1, -1, 3});
+  out = run_node("GroupNormalization", {f32({1, 2, 2}, {1, 3, 5, 7}), f32({2}, {1, 2}), f32({2}, {0, 1})},
+                 {attr_int("num_groups", 1), attr_float("epsilon", 0.f)}, 1, 21);
+  expect_near(floats(out[0]), {-3 * r, -r, 2 * r + 1, 6 * r + 1});
+  out = run_node("InstanceNormalization", {f32({1, 2, 2}, {1, 3, 5, 9}), f32({2}, {1, 2}), f32({2}, {0, 1})},
+                 {attr_float("epsilon", 0.f)}, 1, 6);
+  expect_near(floats(out[0]), {-1, 1, -1, 3});
 }
 
 }  // namespace

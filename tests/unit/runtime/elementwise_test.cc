@@ -11,80 +11,13 @@
 
 #include "edgeq/error.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
 namespace {
 
-template <class T>
-Tensor make(DType d, std::vector<int64_t> dims, std::vector<T> v) {
-  return Tensor::from_values<T>(d, std::move(dims), std::span<const T>(v));
-}
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) {
-  return make<float>(DType::kFloat, dims, v);
-}
-Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) {
-  return make<int64_t>(DType::kInt64, dims, v);
-}
-Tensor i32(std::vector<int64_t> dims, std::vector<int32_t> v) {
-  return make<int32_t>(DType::kInt32, dims, v);
-}
-
-// Attribute holds subgraphs (move-only), so tests describe attributes with this copyable spec.
-struct AttrSpec {
-  std::string name;
-  AttrType type;
-  int64_t i = 0;
-  float f = 0;
-  std::string s;
-};
-AttrSpec attr_i(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, ""}; }
-AttrSpec attr_f(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, ""}; }
-AttrSpec attr_s(const std::string& name, const std::string& v) {
-  return {name, AttrType::kString, 0, 0, v};
-}
-
-// Runs one node with the given inputs (an empty tensor name = omitted input) and returns output 0.
-Tensor run_op(const std::string& op, std::vector<Tensor> inputs, std::vector<AttrSpec> attrs = {},
-              int64_t opset = 17, int threads = 2) {
-  Model m;
-  m.ir_version = 8;
-  m.opset_imports = {{"", opset}};
-  m.graph = std::make_unique<Graph>();
-  Graph& g = *m.graph;
-  std::vector<Value*> ins;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::string name = "x" + std::to_string(i);
-    Value* v = g.add_value(name);
-    g.add_input(v);
-    ins.push_back(v);
-    feeds[name] = RtValue(inputs[i]);
-  }
-  Value* y = g.add_value("y");
-  Node* n = g.add_node(op, "", ins, {y});
-  for (const auto& spec : attrs) {
-    Attribute a;
-    a.name = spec.name;
-    a.type = spec.type;
-    a.i = spec.i;
-    a.f = spec.f;
-    a.s = spec.s;
-    n->attributes().push_back(std::move(a));
-  }
-  g.add_output(y);
-  ExecutorOptions opts;
-  opts.threads = threads;
-  Executor ex(m, opts);
-  auto out = ex.run(feeds);
-  return out.at(0).second.tensor;
-}
-
-template <class T>
-std::vector<T> vals(const Tensor& t) {
-  auto s = t.values<T>();
-  return {s.begin(), s.end()};
-}
+using namespace test;
 
 TEST(Elementwise, AddBroadcastsRowAgainstColumn) {
   Tensor y = run_op("Add", {f32({2, 1}, {10, 20}), f32({3}, {1, 2, 3})});
@@ -127,11 +60,11 @@ TEST(Elementwise, IntegerDivTruncatesAndRejectsZero) {
 TEST(Elementwise, ModSignRules) {
   Tensor a = i32({4}, {7, -7, 7, -7}), b = i32({4}, {3, 3, -3, -3});
   EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b})), (std::vector<int32_t>{1, 2, -2, -1}));
-  EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b}, {attr_i("fmod", 1)})),
+  EXPECT_EQ(vals<int32_t>(run_op("Mod", {a, b}, {attr_int("fmod", 1)})),
             (std::vector<int32_t>{1, -1, 1, -1}));
   EXPECT_THROW(run_op("Mod", {f32({1}, {1}), f32({1}, {2})}), Error);  // floats need fmod=1
   auto f =
-      vals<float>(run_op("Mod", {f32({2}, {-4.5f, 4.5f}), f32({2}, {2, -2})}, {attr_i("fmod", 1)}));
+      vals<float>(run_op("Mod", {f32({2}, {-4.5f, 4.5f}), f32({2}, {2, -2})}, {attr_int("fmod", 1)}));
   EXPECT_EQ(f, (std::vector<float>{-0.5f, 0.5f}));
 }
 
@@ -158,7 +91,7 @@ TEST(Elementwise, PowMixedTypes) {
 
 TEST(Elementwise, ClipAttributesAndInputs) {
   Tensor x = f32({4}, {-5, -0.5f, 0.5f, 5});
-  EXPECT_EQ(vals<float>(run_op("Clip", {x}, {attr_f("min", -1), attr_f("max", 1)}, 6)),
+  EXPECT_EQ(vals<float>(run_op("Clip", {x}, {attr_float("min", -1), attr_float("max", 1)}, 6)),
             (std::vector<float>{-1, -0.5f, 0.5f, 1}));
   EXPECT_EQ(vals<float>(run_op("Clip", {x, f32({}, {0})}, {}, 13)),
             (std::vector<float>{0, 0, 0.5f, 5}));
@@ -189,7 +122,7 @@ TEST(Elementwise, VariadicBroadcasts) {
 TEST(Elementwise, LegacyBroadcastWithAxis) {
   // Add-6 with broadcast=1, axis=0: B of shape [2] lines up with A's first axis.
   Tensor y = run_op("Add", {f32({2, 3}, {0, 0, 0, 0, 0, 0}), f32({2}, {1, 2})},
-                    {attr_i("broadcast", 1), attr_i("axis", 0)}, 6);
+                    {attr_int("broadcast", 1), attr_int("axis", 0)}, 6);
   EXPECT_EQ(vals<float>(y), (std::vector<float>{1, 1, 1, 2, 2, 2}));
   EXPECT_THROW(run_op("Add", {f32({2, 3}, {0, 0, 0, 0, 0, 0}), f32({3}, {1, 2, 3})}, {}, 6), Error);
 }
@@ -201,14 +134,14 @@ TEST(Elementwise, PReluLegacyPerChannelSlope) {
 
 TEST(Elementwise, ActivationsWithAttributes) {
   Tensor x = f32({3}, {-2, 0.5f, 2});
-  EXPECT_EQ(vals<float>(run_op("LeakyRelu", {x}, {attr_f("alpha", 0.1f)})),
+  EXPECT_EQ(vals<float>(run_op("LeakyRelu", {x}, {attr_float("alpha", 0.1f)})),
             (std::vector<float>{-0.2f, 0.5f, 2}));
   EXPECT_EQ(vals<float>(run_op("ThresholdedRelu", {x})), (std::vector<float>{0, 0, 2}));
-  EXPECT_EQ(vals<float>(run_op("Shrink", {x}, {attr_f("lambd", 1), attr_f("bias", 0.5f)})),
+  EXPECT_EQ(vals<float>(run_op("Shrink", {x}, {attr_float("lambd", 1), attr_float("bias", 0.5f)})),
             (std::vector<float>{-1.5f, 0, 1.5f}));
   auto g = vals<float>(run_op("Gelu", {x}, {}, 20));
   EXPECT_NEAR(g[2], 1.9544997f, 1e-6);
-  auto gt = vals<float>(run_op("Gelu", {x}, {attr_s("approximate", "tanh")}, 20));
+  auto gt = vals<float>(run_op("Gelu", {x}, {attr_str("approximate", "tanh")}, 20));
   EXPECT_NEAR(gt[2], 1.9545977f, 1e-6);
   auto s = vals<float>(run_op("Softplus", {f32({2}, {100, -100})}));
   EXPECT_FLOAT_EQ(s[0], 100);
@@ -217,30 +150,30 @@ TEST(Elementwise, ActivationsWithAttributes) {
 
 TEST(Elementwise, CastCorners) {
   Tensor x = f32({5}, {1.9f, -1.9f, 300, std::numeric_limits<float>::quiet_NaN(), 0});
-  Tensor to_i8 = run_op("Cast", {x}, {attr_i("to", static_cast<int>(DType::kInt8))});
+  Tensor to_i8 = run_op("Cast", {x}, {attr_int("to", static_cast<int>(DType::kInt8))});
   EXPECT_EQ(vals<int8_t>(to_i8), (std::vector<int8_t>{1, -1, 127, 0, 0}));
-  Tensor to_b = run_op("Cast", {x}, {attr_i("to", static_cast<int>(DType::kBool))});
+  Tensor to_b = run_op("Cast", {x}, {attr_int("to", static_cast<int>(DType::kBool))});
   EXPECT_EQ(vals<bool>(to_b), (std::vector<bool>{true, true, true, true, false}));
   // Cast-1 names the target type as a string.
-  Tensor legacy = run_op("Cast", {i32({2}, {3, -4})}, {attr_s("to", "FLOAT")}, 1);
+  Tensor legacy = run_op("Cast", {i32({2}, {3, -4})}, {attr_str("to", "FLOAT")}, 1);
   EXPECT_EQ(vals<float>(legacy), (std::vector<float>{3, -4}));
   // double -> float16 rounds once (0.1 -> 0x2E66).
   double d[1] = {0.1};
   Tensor h = run_op(
       "Cast", {Tensor::from_values<double>(DType::kDouble, {1}, std::span<const double>(d, 1))},
-      {attr_i("to", static_cast<int>(DType::kFloat16))});
+      {attr_int("to", static_cast<int>(DType::kFloat16))});
   EXPECT_EQ(vals<uint16_t>(h)[0], 0x2E66);
 }
 
 TEST(Elementwise, CastStrings) {
   Tensor s({3}, std::vector<std::string>{"1.5", "-INF", "1e3"});
-  Tensor f = run_op("Cast", {s}, {attr_i("to", static_cast<int>(DType::kFloat))});
+  Tensor f = run_op("Cast", {s}, {attr_int("to", static_cast<int>(DType::kFloat))});
   auto v = vals<float>(f);
   EXPECT_EQ(v[0], 1.5f);
   EXPECT_TRUE(std::isinf(v[1]) && v[1] < 0);
   EXPECT_EQ(v[2], 1000.f);
   Tensor back = run_op("Cast", {f32({2}, {0.1f, std::numeric_limits<float>::infinity()})},
-                       {attr_i("to", static_cast<int>(DType::kString))});
+                       {attr_int("to", static_cast<int>(DType::kString))});
   EXPECT_EQ(back.strings(), (std::vector<std::string>{"0.1", "INF"}));
 }
 
@@ -258,9 +191,9 @@ TEST(Elementwise, BitShiftAndBitwise) {
   uint8_t a[3] = {1, 128, 255}, s[3] = {3, 1, 9};
   Tensor ta = Tensor::from_values<uint8_t>(DType::kUint8, {3}, std::span<const uint8_t>(a, 3));
   Tensor ts = Tensor::from_values<uint8_t>(DType::kUint8, {3}, std::span<const uint8_t>(s, 3));
-  EXPECT_EQ(vals<uint8_t>(run_op("BitShift", {ta, ts}, {attr_s("direction", "LEFT")})),
+  EXPECT_EQ(vals<uint8_t>(run_op("BitShift", {ta, ts}, {attr_str("direction", "LEFT")})),
             (std::vector<uint8_t>{8, 0, 0}));
-  EXPECT_EQ(vals<uint8_t>(run_op("BitShift", {ta, ts}, {attr_s("direction", "RIGHT")})),
+  EXPECT_EQ(vals<uint8_t>(run_op("BitShift", {ta, ts}, {attr_str("direction", "RIGHT")})),
             (std::vector<uint8_t>{0, 64, 0}));
   EXPECT_EQ(vals<int32_t>(run_op("BitwiseXor", {i32({2}, {6, -1}), i32({2}, {3, 0})}, {}, 18)),
             (std::vector<int32_t>{5, -1}));
@@ -295,7 +228,7 @@ TEST(Elementwise, Opset18And20Ops) {
   EXPECT_EQ(vals<int32_t>(run_op("BitwiseAnd", {i32({2}, {6, 5}), i32({}, {4})}, {}, 18)),
             (std::vector<int32_t>{4, 4}));
   const float inf = std::numeric_limits<float>::infinity();
-  EXPECT_EQ(vals<bool>(run_op("IsInf", {f32({3}, {inf, -inf, 1})}, {attr_i("detect_negative", 0)})),
+  EXPECT_EQ(vals<bool>(run_op("IsInf", {f32({3}, {inf, -inf, 1})}, {attr_int("detect_negative", 0)})),
             (std::vector<bool>{true, false, false}));
 }
 

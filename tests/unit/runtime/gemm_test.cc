@@ -15,87 +15,20 @@
 
 #include "edgeq/error.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
 namespace {
 
-template <class T>
-Tensor make(DType d, std::vector<int64_t> dims, std::vector<T> v) {
-  return Tensor::from_values<T>(d, std::move(dims), std::span<const T>(v));
-}
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return make<float>(DType::kFloat, dims, v); }
-Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) { return make<int64_t>(DType::kInt64, dims, v); }
-
-// A copyable attribute description (Attribute itself is move-only), turned into an Attribute
-// when the node is built.
-struct Attr {
-  std::string name;
-  AttrType type = AttrType::kUndefined;
-  int64_t i = 0;
-  float f = 0;
-  std::string s;
-  std::vector<int64_t> ints;
-};
-Attr attr_i(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, "", {}}; }
-Attr attr_f(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, "", {}}; }
-Attr attr_s(const std::string& name, const std::string& v) { return {name, AttrType::kString, 0, 0, v, {}}; }
-Attr attr_ints(const std::string& name, std::vector<int64_t> v) { return {name, AttrType::kInts, 0, 0, "", std::move(v)}; }
+using namespace test;
+using Attr = AttrSpec;
 
 // Runs one node and returns its `n_out` outputs. A default-constructed Tensor input (kUndefined)
 // is passed as an omitted input.
 std::vector<Tensor> run_node(const std::string& op, std::vector<Tensor> inputs, std::vector<Attr> attrs = {},
                              int64_t opset = 17, int threads = 2, int n_out = 1) {
-  Model m;
-  m.ir_version = 8;
-  m.opset_imports = {{"", opset}};
-  m.graph = std::make_unique<Graph>();
-  Graph& g = *m.graph;
-  std::vector<Value*> ins;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].dtype() == DType::kUndefined) {
-      ins.push_back(nullptr);
-      continue;
-    }
-    const std::string name = "x" + std::to_string(i);
-    Value* v = g.add_value(name);
-    g.add_input(v);
-    ins.push_back(v);
-    feeds[name] = RtValue(inputs[i]);
-  }
-  std::vector<Value*> outs;
-  for (int i = 0; i < n_out; ++i) outs.push_back(g.add_value("y" + std::to_string(i)));
-  Node* n = g.add_node(op, "", ins, outs);
-  for (const Attr& spec : attrs) {
-    Attribute a;
-    a.name = spec.name;
-    a.type = spec.type;
-    a.i = spec.i;
-    a.f = spec.f;
-    a.s = spec.s;
-    a.ints = spec.ints;
-    n->attributes().push_back(std::move(a));
-  }
-  for (Value* y : outs) g.add_output(y);
-  ExecutorOptions opts;
-  opts.threads = threads;
-  Executor ex(m, opts);
-  auto out = ex.run(feeds);
-  std::vector<Tensor> result;
-  for (auto& o : out) result.push_back(o.second.tensor);
-  return result;
-}
-
-Tensor run_op(const std::string& op, std::vector<Tensor> inputs, std::vector<Attr> attrs = {},
-              int64_t opset = 17, int threads = 2) {
-  return run_node(op, std::move(inputs), std::move(attrs), opset, threads).at(0);
-}
-
-template <class T>
-std::vector<T> vals(const Tensor& t) {
-  auto s = t.values<T>();
-  return {s.begin(), s.end()};
+  return test::run_node(op, inputs, attrs, opset, "", threads, static_cast<size_t>(n_out));
 }
 
 std::vector<float> random_floats(size_t n, unsigned seed) {
@@ -185,7 +118,7 @@ TEST(GemmKernels, GemmAttributesAndBroadcastC) {
   Tensor b = f32({2, 2}, {1, 2, 3, 4});  // transB -> [[1,3],[2,4]]
   Tensor c = f32({2}, {10, 20});         // broadcast over rows
   Tensor y = run_op("Gemm", {a, b, c},
-                    {attr_i("transA", 1), attr_i("transB", 1), attr_f("alpha", 2.0f), attr_f("beta", 0.5f)}, 13);
+                    {attr_int("transA", 1), attr_int("transB", 1), attr_float("alpha", 2.0f), attr_float("beta", 0.5f)}, 13);
   // A'B' = [[1,3],[2,4]] x [[1,3],[2,4]] = [[7,15],[10,22]]
   expect_near(vals<float>(y), {2 * 7 + 5, 2 * 15 + 10, 2 * 10 + 5, 2 * 22 + 10});
   // No C (optional from opset 11), scalar C.
@@ -217,7 +150,7 @@ TEST(GemmKernels, MatMulIntegerZeroPoints) {
 
 TEST(GemmKernels, EinsumForms) {
   std::vector<float> m = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  auto es = [](const std::string& eq) { return std::vector<Attr>{attr_s("equation", eq)}; };
+  auto es = [](const std::string& eq) { return std::vector<Attr>{attr_str("equation", eq)}; };
   expect_near(vals<float>(run_op("Einsum", {f32({3, 3}, m)}, es("ii->i"), 12)), {1, 5, 9});
   Tensor trace = run_op("Einsum", {f32({3, 3}, m)}, es("ii"), 12);
   EXPECT_TRUE(trace.dims().empty());
@@ -251,7 +184,7 @@ TEST(GemmKernels, EinsumTransposedBatchMatchesNaive) {
   // "bji,bjk->bki": contracts j with A transposed, so both operands get permuted first.
   const int64_t B = 2, J = 5, I = 70, K = 3;
   auto av = random_floats(B * J * I, 8), bv = random_floats(B * J * K, 9);
-  Tensor y = run_op("Einsum", {f32({B, J, I}, av), f32({B, J, K}, bv)}, {attr_s("equation", "bji,bjk->bki")}, 12);
+  Tensor y = run_op("Einsum", {f32({B, J, I}, av), f32({B, J, K}, bv)}, {attr_str("equation", "bji,bjk->bki")}, 12);
   EXPECT_EQ(y.dims(), (std::vector<int64_t>{B, K, I}));
   auto got = vals<float>(y);
   for (int64_t b = 0; b < B; ++b)
@@ -289,11 +222,11 @@ TEST(ReduceKernels, SumAxisSetsAttributeAndInput) {
     Tensor a = run_op("ReduceSum", {f32({2, 3, 4}, x)}, {attr_ints("axes", axes)}, 11);
     expect_near(vals<float>(a), want);
     Tensor b = run_op("ReduceSum", {f32({2, 3, 4}, x), i64({static_cast<int64_t>(axes.size())}, axes)},
-                      {attr_i("keepdims", 0)}, 13);
+                      {attr_int("keepdims", 0)}, 13);
     expect_near(vals<float>(b), want);
   }
   // noop_with_empty_axes returns the input.
-  Tensor n = run_op("ReduceSum", {f32({2, 3, 4}, x), i64({0}, {})}, {attr_i("noop_with_empty_axes", 1)}, 13);
+  Tensor n = run_op("ReduceSum", {f32({2, 3, 4}, x), i64({0}, {})}, {attr_int("noop_with_empty_axes", 1)}, 13);
   EXPECT_EQ(n.dims(), (std::vector<int64_t>{2, 3, 4}));
   expect_near(vals<float>(n), x);
   EXPECT_THROW(run_op("ReduceSum", {f32({2, 3, 4}, x), i64({1}, {3})}, {}, 13), Error);
@@ -326,7 +259,7 @@ TEST(ReduceKernels, OpsAndEmptySets) {
   EXPECT_TRUE(std::isinf(lse[0]) && lse[0] < 0);
   // Integer reductions.
   Tensor xi = i64({2, 2}, {1, 2, 3, 4});
-  EXPECT_EQ(vals<int64_t>(run_op("ReduceSum", {xi}, {attr_i("keepdims", 0)}, 11)), (std::vector<int64_t>{10}));
+  EXPECT_EQ(vals<int64_t>(run_op("ReduceSum", {xi}, {attr_int("keepdims", 0)}, 11)), (std::vector<int64_t>{10}));
   EXPECT_EQ(vals<int64_t>(run_op("ReduceMin", {xi}, {}, 11)), (std::vector<int64_t>{1}));
 }
 
@@ -342,10 +275,10 @@ TEST(ReduceKernels, ThreadIndependent) {
 
 TEST(ReduceKernels, ArgMaxTies) {
   Tensor x = f32({2, 3}, {1, 3, 3, 2, 2, 0});
-  EXPECT_EQ(vals<int64_t>(run_op("ArgMax", {x}, {attr_i("axis", 1)}, 13)), (std::vector<int64_t>{1, 0}));
-  EXPECT_EQ(vals<int64_t>(run_op("ArgMax", {x}, {attr_i("axis", 1), attr_i("select_last_index", 1)}, 13)),
+  EXPECT_EQ(vals<int64_t>(run_op("ArgMax", {x}, {attr_int("axis", 1)}, 13)), (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(vals<int64_t>(run_op("ArgMax", {x}, {attr_int("axis", 1), attr_int("select_last_index", 1)}, 13)),
             (std::vector<int64_t>{2, 1}));
-  Tensor am = run_op("ArgMin", {x}, {attr_i("axis", 0), attr_i("keepdims", 0)}, 13);
+  Tensor am = run_op("ArgMin", {x}, {attr_int("axis", 0), attr_int("keepdims", 0)}, 13);
   EXPECT_EQ(am.dims(), (std::vector<int64_t>{3}));
   EXPECT_EQ(vals<int64_t>(am), (std::vector<int64_t>{0, 1, 1}));
 }
@@ -356,11 +289,11 @@ TEST(ReduceKernels, TopKTiesAndAxis) {
   EXPECT_EQ(out[0].dims(), (std::vector<int64_t>{2, 2}));
   expect_near(vals<float>(out[0]), {3, 3, 5, 5});
   EXPECT_EQ(vals<int64_t>(out[1]), (std::vector<int64_t>{1, 2, 0, 1}));
-  auto small = run_node("TopK", {x, i64({1}, {1})}, {attr_i("axis", 0), attr_i("largest", 0)}, 11, 2, 2);
+  auto small = run_node("TopK", {x, i64({1}, {1})}, {attr_int("axis", 0), attr_int("largest", 0)}, 11, 2, 2);
   expect_near(vals<float>(small[0]), {1, 3, 1, 2});
   EXPECT_EQ(vals<int64_t>(small[1]), (std::vector<int64_t>{0, 0, 1, 0}));
   // Opset 1: k is an attribute.
-  auto v1 = run_node("TopK", {f32({3}, {1, 2, 3})}, {attr_i("k", 1)}, 1, 2, 2);
+  auto v1 = run_node("TopK", {f32({3}, {1, 2, 3})}, {attr_int("k", 1)}, 1, 2, 2);
   expect_near(vals<float>(v1[0]), {3});
   EXPECT_THROW(run_node("TopK", {x, i64({1}, {5})}, {}, 11, 2, 2), Error);
 }
@@ -369,9 +302,9 @@ TEST(ReduceKernels, CumSumModes) {
   Tensor x = f32({4}, {1, 2, 3, 4});
   Tensor axis = i64({}, {0});
   expect_near(vals<float>(run_op("CumSum", {x, axis}, {}, 14)), {1, 3, 6, 10});
-  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_i("exclusive", 1)}, 14)), {0, 1, 3, 6});
-  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_i("reverse", 1)}, 14)), {10, 9, 7, 4});
-  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_i("reverse", 1), attr_i("exclusive", 1)}, 14)),
+  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_int("exclusive", 1)}, 14)), {0, 1, 3, 6});
+  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_int("reverse", 1)}, 14)), {10, 9, 7, 4});
+  expect_near(vals<float>(run_op("CumSum", {x, axis}, {attr_int("reverse", 1), attr_int("exclusive", 1)}, 14)),
               {9, 7, 4, 0});
   Tensor m = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   expect_near(vals<float>(run_op("CumSum", {m, i64({}, {-2})}, {}, 14)), {1, 2, 3, 5, 7, 9});
@@ -382,14 +315,14 @@ TEST(ReduceKernels, CumSumModes) {
 TEST(SoftmaxKernels, AxisSemanticsChangeAtOpset13) {
   auto x = random_floats(2 * 3 * 4, 7);
   // Opset 11, axis 1: a softmax over each row of the [2, 12] coercion.
-  auto old = vals<float>(run_op("Softmax", {f32({2, 3, 4}, x)}, {attr_i("axis", 1)}, 11));
+  auto old = vals<float>(run_op("Softmax", {f32({2, 3, 4}, x)}, {attr_int("axis", 1)}, 11));
   for (int r = 0; r < 2; ++r) {
     double s = 0;
     for (int i = 0; i < 12; ++i) s += std::exp(x[r * 12 + i]);
     for (int i = 0; i < 12; ++i) EXPECT_NEAR(old[r * 12 + i], std::exp(x[r * 12 + i]) / s, 1e-6);
   }
   // Opset 13, axis 1: a softmax along dim 1 only.
-  auto now = vals<float>(run_op("Softmax", {f32({2, 3, 4}, x)}, {attr_i("axis", 1)}, 13));
+  auto now = vals<float>(run_op("Softmax", {f32({2, 3, 4}, x)}, {attr_int("axis", 1)}, 13));
   for (int a = 0; a < 2; ++a)
     for (int c = 0; c < 4; ++c) {
       double s = 0;
@@ -403,8 +336,8 @@ TEST(SoftmaxKernels, ThreadIndependent) {
   auto x = random_floats(40 * 37 * 129, 10);
   for (const char* op : {"Softmax", "LogSoftmax"})
     for (int64_t axis : {-1, 1}) {
-      Tensor a = run_op(op, {f32({40, 37, 129}, x)}, {attr_i("axis", axis)}, 13, 1);
-      Tensor b = run_op(op, {f32({40, 37, 129}, x)}, {attr_i("axis", axis)}, 13, 4);
+      Tensor a = run_op(op, {f32({40, 37, 129}, x)}, {attr_int("axis", axis)}, 13, 1);
+      Tensor b = run_op(op, {f32({40, 37, 129}, x)}, {attr_int("axis", axis)}, 13, 4);
       EXPECT_EQ(0, std::memcmp(a.bytes().data(), b.bytes().data(), a.byte_size())) << op << " axis " << axis;
     }
 }

@@ -17,6 +17,7 @@
 #include "edgeq/error.h"
 #include "edgeq/quant.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
@@ -191,75 +192,23 @@ TEST(QuantArithmetic, Float8Encodings) {
 
 // ---- kernels ----
 
-template <class T>
-Tensor make(DType d, std::vector<int64_t> dims, std::vector<T> v) {
-  return Tensor::from_values<T>(d, std::move(dims), std::span<const T>(v));
-}
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) { return make<float>(DType::kFloat, dims, v); }
-Tensor f32s(float v) { return make<float>(DType::kFloat, {}, {v}); }
-Tensor u8(std::vector<int64_t> dims, std::vector<uint8_t> v) { return make<uint8_t>(DType::kUint8, dims, v); }
-Tensor u8s(uint8_t v) { return make<uint8_t>(DType::kUint8, {}, {v}); }
-Tensor i8(std::vector<int64_t> dims, std::vector<int8_t> v) { return make<int8_t>(DType::kInt8, dims, v); }
-Tensor i8s(int8_t v) { return make<int8_t>(DType::kInt8, {}, {v}); }
-Tensor i32(std::vector<int64_t> dims, std::vector<int32_t> v) { return make<int32_t>(DType::kInt32, dims, v); }
+using namespace test;
+using Attr = AttrSpec;
 
-// Attribute is move-only (it can hold a graph); tests describe attributes with this copyable spec.
-struct Attr {
-  std::string name;
-  AttrType type;
-  int64_t i = 0;
-  float f = 0;
-};
-Attr attr_i(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0}; }
-Attr attr_f(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v}; }
+Tensor f32s(float v) { return make<float>(DType::kFloat, {}, {v}); }
+Tensor u8s(uint8_t v) { return make<uint8_t>(DType::kUint8, {}, {v}); }
+Tensor i8s(int8_t v) { return make<int8_t>(DType::kInt8, {}, {v}); }
 
 // Runs one node; a default-constructed Tensor input is passed as an omitted input.
 Tensor run(const std::string& op, std::vector<Tensor> inputs, std::vector<Attr> attrs = {},
            const std::string& domain = "", int64_t opset = 13, int threads = 2) {
-  Model m;
-  m.ir_version = 10;
-  m.opset_imports = {{"", domain.empty() ? opset : 21}, {"com.microsoft", 1}};
-  m.graph = std::make_unique<Graph>();
-  Graph& g = *m.graph;
-  std::vector<Value*> ins;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].dtype() == DType::kUndefined) {
-      ins.push_back(nullptr);
-      continue;
-    }
-    const std::string name = "x" + std::to_string(i);
-    Value* v = g.add_value(name);
-    g.add_input(v);
-    ins.push_back(v);
-    feeds[name] = RtValue(inputs[i]);
-  }
-  Value* y = g.add_value("y");
-  Node* n = g.add_node(op, domain, ins, {y});
-  for (const Attr& spec : attrs) {
-    Attribute a;
-    a.name = spec.name;
-    a.type = spec.type;
-    a.i = spec.i;
-    a.f = spec.f;
-    n->attributes().push_back(std::move(a));
-  }
-  g.add_output(y);
-  ExecutorOptions opts;
-  opts.threads = threads;
-  Executor ex(m, opts);
-  return ex.run(feeds).at(0).second.tensor;
+  return test::run_node(op, inputs, attrs, opset, domain, threads).at(0);
 }
 
 Tensor ms(const std::string& op, std::vector<Tensor> inputs, std::vector<Attr> attrs = {}, int threads = 2) {
   return run(op, std::move(inputs), std::move(attrs), "com.microsoft", 1, threads);
 }
 
-template <class T>
-std::vector<T> vals(const Tensor& t) {
-  auto s = t.values<T>();
-  return {s.begin(), s.end()};
-}
 std::vector<uint8_t> raw(const Tensor& t) {
   auto b = t.bytes();
   std::vector<uint8_t> out(b.size());
@@ -287,21 +236,21 @@ TEST(QuantizeKernels, QuantizeLinearPerAxisNeedsOpset13) {
   EXPECT_EQ(vals<int8_t>(y), (std::vector<int8_t>{1, 3}));
   EXPECT_THROW(run("QuantizeLinear", {x, s, i8({2}, {0, 1})}, {}, "", 10), Error);
   // Scale length must match the axis.
-  EXPECT_THROW(run("QuantizeLinear", {x, s, i8({2}, {0, 1})}, {attr_i("axis", 0)}, "", 13), Error);
+  EXPECT_THROW(run("QuantizeLinear", {x, s, i8({2}, {0, 1})}, {attr_int("axis", 0)}, "", 13), Error);
 }
 
 TEST(QuantizeKernels, QuantizeLinearBlocked) {
   Tensor x = f32({2, 4}, {0, 1, 2, 3, 4, 5, 6, 7});
   Tensor s = f32({2, 2}, {1, 2, 4, 8});
-  Tensor y = run("QuantizeLinear", {x, s}, {attr_i("axis", 1), attr_i("block_size", 2)}, "", 21);
+  Tensor y = run("QuantizeLinear", {x, s}, {attr_int("axis", 1), attr_int("block_size", 2)}, "", 21);
   // row 0: 0/1, 1/1, 2/2, 3/2 = 1.5 -> 2; row 1: 4/4, 5/4 -> 1, 6/8 -> 1, 7/8 -> 1.
   EXPECT_EQ(vals<uint8_t>(y), (std::vector<uint8_t>{0, 1, 1, 2, 1, 1, 1, 1}));
-  Tensor back = run("DequantizeLinear", {y, s}, {attr_i("axis", 1), attr_i("block_size", 2)}, "", 21);
+  Tensor back = run("DequantizeLinear", {y, s}, {attr_int("axis", 1), attr_int("block_size", 2)}, "", 21);
   EXPECT_EQ(vals<float>(back), (std::vector<float>{0, 1, 2, 4, 4, 4, 8, 8}));
   // block_size 3 also gives ceil(4 / 3) = 2 blocks; block_size 1 would need 4.
-  Tensor y3 = run("QuantizeLinear", {x, s}, {attr_i("axis", 1), attr_i("block_size", 3)}, "", 21);
+  Tensor y3 = run("QuantizeLinear", {x, s}, {attr_int("axis", 1), attr_int("block_size", 3)}, "", 21);
   EXPECT_EQ(vals<uint8_t>(y3), (std::vector<uint8_t>{0, 1, 2, 2, 1, 1, 2, 1}));
-  EXPECT_THROW(run("QuantizeLinear", {x, s}, {attr_i("axis", 1), attr_i("block_size", 1)}, "", 21), Error);
+  EXPECT_THROW(run("QuantizeLinear", {x, s}, {attr_int("axis", 1), attr_int("block_size", 1)}, "", 21), Error);
 }
 
 TEST(QuantizeKernels, QuantizeLinearInt4AndOutputDtype) {
@@ -312,7 +261,7 @@ TEST(QuantizeKernels, QuantizeLinearInt4AndOutputDtype) {
   Tensor back = run("DequantizeLinear", {y, f32s(0.5f), zp4}, {}, "", 21);
   EXPECT_EQ(vals<float>(back), (std::vector<float>{0.5f, -1.5f, 3.5f}));
   // output_dtype = int16 (5) without a zero point.
-  Tensor y16 = run("QuantizeLinear", {f32({2}, {40000.4f, -3.5f}), f32s(1.0f)}, {attr_i("output_dtype", 5)}, "", 21);
+  Tensor y16 = run("QuantizeLinear", {f32({2}, {40000.4f, -3.5f}), f32s(1.0f)}, {attr_int("output_dtype", 5)}, "", 21);
   EXPECT_EQ(y16.dtype(), DType::kInt16);
   EXPECT_EQ(vals<int16_t>(y16), (std::vector<int16_t>{32767, -4}));
 }
@@ -323,7 +272,7 @@ TEST(QuantizeKernels, QuantizeLinearFloat8) {
   Tensor y = run("QuantizeLinear", {x, f32s(2.0f), zp}, {}, "", 19);
   EXPECT_EQ(y.dtype(), DType::kFloat8E4M3FN);
   EXPECT_EQ(raw(y), (std::vector<uint8_t>{0x38, 0x7E}));
-  Tensor ns = run("QuantizeLinear", {x, f32s(2.0f), zp}, {attr_i("saturate", 0)}, "", 19);
+  Tensor ns = run("QuantizeLinear", {x, f32s(2.0f), zp}, {attr_int("saturate", 0)}, "", 19);
   EXPECT_EQ(raw(ns), (std::vector<uint8_t>{0x38, 0x7F}));
   Tensor back = run("DequantizeLinear", {y, f32s(2.0f), zp}, {}, "", 19);
   EXPECT_EQ(vals<float>(back), (std::vector<float>{2.0f, 896.0f}));
@@ -375,7 +324,7 @@ TEST(QuantizeContribKernels, QLinearSigmoid) {
 
 TEST(QuantizeContribKernels, QLinearLeakyRelu) {
   // alpha 0.1: [-15, -25, 10] -> [-1.5, -2.5, 10] -> half to even [-2, -2, 10].
-  Tensor y = ms("QLinearLeakyRelu", {i8({3}, {-15, -25, 10}), f32s(1.0f), i8s(0), f32s(1.0f), i8s(0)}, {attr_f("alpha", 0.1f)});
+  Tensor y = ms("QLinearLeakyRelu", {i8({3}, {-15, -25, 10}), f32s(1.0f), i8s(0), f32s(1.0f), i8s(0)}, {attr_float("alpha", 0.1f)});
   EXPECT_EQ(vals<int8_t>(y), (std::vector<int8_t>{-2, -2, 10}));
   // Default alpha 0.01; zero points omitted.
   Tensor d = ms("QLinearLeakyRelu", {i8({2}, {-100, 100}), f32s(1.0f), Tensor(), f32s(0.01f)});
@@ -388,7 +337,7 @@ TEST(QuantizeContribKernels, QLinearGlobalAveragePool) {
   EXPECT_EQ(y.dims(), (std::vector<int64_t>{1, 2, 1, 1}));
   EXPECT_EQ(vals<uint8_t>(y), (std::vector<uint8_t>{2, 10}));
   Tensor cl = ms("QLinearGlobalAveragePool", {u8({1, 2, 2, 2}, {1, 10, 2, 10, 3, 10, 4, 11}), f32s(1.0f), u8s(0), f32s(1.0f), u8s(0)},
-                 {attr_i("channels_last", 1)});
+                 {attr_int("channels_last", 1)});
   EXPECT_EQ(cl.dims(), (std::vector<int64_t>{1, 1, 1, 2}));
   EXPECT_EQ(vals<uint8_t>(cl), (std::vector<uint8_t>{2, 10}));
   // Zero points and scales: x real = 0.5 * (x - 4) = [1, 2] -> mean 1.5; / 0.5 + 1 = 4.
@@ -399,11 +348,11 @@ TEST(QuantizeContribKernels, QLinearGlobalAveragePool) {
 TEST(QuantizeContribKernels, QLinearConcat) {
   // A (same parameters as Y) is copied; B real = 0.5 * (B - 4) = [3, 4] is requantized.
   Tensor y = ms("QLinearConcat", {f32s(1.0f), u8s(0), u8({2, 1}, {1, 2}), f32s(1.0f), u8s(0), u8({2, 1}, {10, 12}), f32s(0.5f), u8s(4)},
-                {attr_i("axis", 1)});
+                {attr_int("axis", 1)});
   EXPECT_EQ(y.dims(), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(vals<uint8_t>(y), (std::vector<uint8_t>{1, 3, 2, 4}));
   EXPECT_THROW(ms("QLinearConcat", {f32s(1.0f), u8s(0), u8({2, 1}, {1, 2}), f32s(1.0f), u8s(0), u8({3, 1}, {1, 2, 3}), f32s(1.0f), u8s(0)},
-                  {attr_i("axis", 1)}),
+                  {attr_int("axis", 1)}),
                Error);
 }
 
@@ -420,7 +369,7 @@ TEST(QuantizeContribKernels, QGemm) {
   EXPECT_EQ(vals<uint8_t>(yq), (std::vector<uint8_t>{11, 13, 13, 17}));
   // transA with the transposed A, alpha 2, per-column b_scale.
   Tensor at = u8({2, 2}, {1, 3, 2, 4});
-  Tensor yt = ms("QGemm", {at, f32s(1.0f), u8s(1), b, f32({2}, {0.5f, 1.0f}), i8s(0), c}, {attr_i("transA", 1), attr_f("alpha", 2.0f)});
+  Tensor yt = ms("QGemm", {at, f32s(1.0f), u8s(1), b, f32({2}, {0.5f, 1.0f}), i8s(0), c}, {attr_int("transA", 1), attr_float("alpha", 2.0f)});
   EXPECT_EQ(vals<float>(yt), (std::vector<float>{1.0f, 6.0f, 3.0f, 14.0f}));
 }
 
@@ -448,7 +397,7 @@ TEST(QuantizeContribKernels, QLinearConvChannelsLast) {
   // NHWC input (H=1, W=2, C=2); w sums both channels.
   Tensor cl = ms("QLinearConv", {u8({1, 1, 2, 2}, {1, 10, 2, 20}), f32s(1.0f), u8s(0), i8({1, 2, 1, 1}, {1, 1}), f32s(1.0f), i8s(0),
                                  f32s(1.0f), u8s(0)},
-                 {attr_i("channels_last", 1)});
+                 {attr_int("channels_last", 1)});
   EXPECT_EQ(cl.dims(), (std::vector<int64_t>{1, 1, 2, 1}));
   EXPECT_EQ(vals<uint8_t>(cl), (std::vector<uint8_t>{11, 22}));
 }
@@ -478,8 +427,8 @@ TEST(QuantizeKernels, IntegerProductsIgnoreThreadCount) {
   Tensor x = u8({2, 4, 13, 11}, rand_u8(2 * 4 * 13 * 11));
   Tensor w = i8({6, 2, 3, 3}, rand_i8(6 * 2 * 3 * 3));
   std::vector<Tensor> cin{x, f32s(0.02f), u8s(100), w, f32({6}, {0.01f, 0.02f, 0.03f, 0.01f, 0.02f, 0.03f}), i8s(0), f32s(0.1f), u8s(128)};
-  Tensor c1 = run("QLinearConv", cin, {attr_i("group", 2)}, "", 13, 1);
-  Tensor c4 = run("QLinearConv", cin, {attr_i("group", 2)}, "", 13, 4);
+  Tensor c1 = run("QLinearConv", cin, {attr_int("group", 2)}, "", 13, 1);
+  Tensor c4 = run("QLinearConv", cin, {attr_int("group", 2)}, "", 13, 4);
   EXPECT_EQ(c1.dims(), (std::vector<int64_t>{2, 6, 11, 9}));
   EXPECT_EQ(raw(c1), raw(c4));
 }

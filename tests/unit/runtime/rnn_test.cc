@@ -10,105 +10,24 @@
 #include "edgeq/error.h"
 #include "edgeq/ir/graph.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 
 namespace edgeq {
 namespace {
 
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) {
-  return Tensor::from_values<float>(DType::kFloat, std::move(dims), std::span<const float>(v));
-}
-Tensor f64(std::vector<int64_t> dims, std::vector<double> v) {
-  return Tensor::from_values<double>(DType::kDouble, std::move(dims), std::span<const double>(v));
-}
-Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) {
-  return Tensor::from_values<int64_t>(DType::kInt64, std::move(dims), std::span<const int64_t>(v));
-}
-Tensor i32(std::vector<int64_t> dims, std::vector<int32_t> v) {
-  return Tensor::from_values<int32_t>(DType::kInt32, std::move(dims), std::span<const int32_t>(v));
-}
 Tensor boolean(bool b) {
   Tensor t = Tensor::allocate(DType::kBool, {});
   t.mutable_values<bool>()[0] = b;
   return t;
 }
 
-// Builds a subgraph: gets the graph and adds inputs, nodes and outputs to it.
-using GraphBuilder = std::function<void(Graph&)>;
-
-struct Attr {
-  std::string name;
-  AttrType type;
-  int64_t i = 0;
-  float f = 0;
-  std::string s;
-  std::vector<int64_t> ints;
-  std::vector<float> floats;
-  std::vector<std::string> strings;
-  GraphBuilder graph;
-};
-Attr a_int(const std::string& n, int64_t v) { return {.name = n, .type = AttrType::kInt, .i = v}; }
-Attr a_float(const std::string& n, float v) { return {.name = n, .type = AttrType::kFloat, .f = v}; }
-Attr a_str(const std::string& n, const std::string& v) { return {.name = n, .type = AttrType::kString, .s = v}; }
-Attr a_ints(const std::string& n, std::vector<int64_t> v) { return {.name = n, .type = AttrType::kInts, .ints = std::move(v)}; }
-Attr a_floats(const std::string& n, std::vector<float> v) { return {.name = n, .type = AttrType::kFloats, .floats = std::move(v)}; }
-Attr a_strs(const std::string& n, std::vector<std::string> v) {
-  return {.name = n, .type = AttrType::kStrings, .strings = std::move(v)};
-}
-Attr a_graph(const std::string& n, GraphBuilder b) { return {.name = n, .type = AttrType::kGraph, .graph = std::move(b)}; }
+using namespace test;
+using Attr = AttrSpec;
 
 // One node `op` at `opset`; inputs that are std::nullopt are omitted ("" in the model).
 std::vector<RtValue> run_node(const std::string& op, int64_t opset, const std::vector<std::optional<RtValue>>& inputs,
                               const std::vector<Attr>& attrs, size_t outputs, int threads = 1) {
-  Model model;
-  model.ir_version = 8;
-  model.opset_imports.push_back({"", opset});
-  model.graph = std::make_unique<Graph>();
-  Graph& g = *model.graph;
-  std::vector<Value*> ins, outs;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i]) {
-      ins.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.add_value("in" + std::to_string(i));
-    g.add_input(v);
-    ins.push_back(v);
-    feeds["in" + std::to_string(i)] = *inputs[i];
-  }
-  for (size_t i = 0; i < outputs; ++i) outs.push_back(g.add_value("out" + std::to_string(i)));
-  Node* node = g.add_node(op, "", ins, outs);
-  for (const Attr& a : attrs) {
-    Attribute attr;
-    attr.name = a.name;
-    attr.type = a.type;
-    attr.i = a.i;
-    attr.f = a.f;
-    attr.s = a.s;
-    attr.ints = a.ints;
-    attr.floats = a.floats;
-    attr.strings = a.strings;
-    if (a.graph) {
-      attr.graphs.push_back(std::make_unique<Graph>(node));
-      attr.graphs[0]->name = a.name;
-      a.graph(*attr.graphs[0]);
-    }
-    node->attributes().push_back(std::move(attr));
-  }
-  for (Value* v : outs) g.add_output(v);
-  Executor ex(model, ExecutorOptions{threads});
-  std::vector<RtValue> result;
-  for (auto& [name, value] : ex.run(feeds)) result.push_back(std::move(value));
-  return result;
-}
-
-std::vector<float> floats(const RtValue& v) {
-  auto s = v.tensor.values<float>();
-  return {s.begin(), s.end()};
-}
-std::vector<int64_t> ints(const Tensor& t) {
-  auto s = t.values<int64_t>();
-  return {s.begin(), s.end()};
+  return run_node_values(op, inputs, attrs, opset, "", threads, outputs);
 }
 
 // A body of Identity nodes: inputs named in_names, output k = Identity(input source[k]).
@@ -133,7 +52,7 @@ GraphBuilder identity_body(std::vector<std::string> in_names, std::vector<size_t
 //   forward  b0: 1, 2+0.5*1 = 2.5, 3+0.5*2.5 = 4.25      b1: 10, 20+5 = 25, (pad)
 //   reverse  b0 (t=2,1,0): 3, 2+1.5 = 3.5, 1+1.75 = 2.75  b1 (t=1,0): 20, 10+10 = 20
 TEST(RnnKernels, BidirectionalRnnWithSequenceLens) {
-  std::vector<Attr> attrs{a_int("hidden_size", 1), a_str("direction", "bidirectional"), a_strs("activations", {"Relu", "Relu"})};
+  std::vector<Attr> attrs{attr_int("hidden_size", 1), attr_str("direction", "bidirectional"), attr_strs("activations", {"Relu", "Relu"})};
   auto out = run_node("RNN", 14,
                       {RtValue(f32({3, 2, 1}, {1, 10, 2, 20, 3, 30})), RtValue(f32({2, 1, 1}, {1, 1})),
                        RtValue(f32({2, 1, 1}, {0.5f, 0.5f})), std::nullopt, RtValue(i32({2}, {3, 2}))},
@@ -144,7 +63,7 @@ TEST(RnnKernels, BidirectionalRnnWithSequenceLens) {
   EXPECT_EQ(floats(out[1]), (std::vector<float>{4.25f, 25, 2.75f, 20}));
 
   // The same in layout 1: X [batch, seq, input], Y [batch, seq, dirs, hidden], Y_h [batch, dirs, hidden].
-  attrs.push_back(a_int("layout", 1));
+  attrs.push_back(attr_int("layout", 1));
   out = run_node("RNN", 14,
                  {RtValue(f32({2, 3, 1}, {1, 2, 3, 10, 20, 30})), RtValue(f32({2, 1, 1}, {1, 1})),
                   RtValue(f32({2, 1, 1}, {0.5f, 0.5f})), std::nullopt, RtValue(i32({2}, {3, 2}))},
@@ -156,7 +75,7 @@ TEST(RnnKernels, BidirectionalRnnWithSequenceLens) {
 }
 
 TEST(RnnKernels, DoubleAndThreadCountIndependent) {
-  std::vector<Attr> attrs{a_int("hidden_size", 1), a_str("direction", "reverse"), a_strs("activations", {"Relu"})};
+  std::vector<Attr> attrs{attr_int("hidden_size", 1), attr_str("direction", "reverse"), attr_strs("activations", {"Relu"})};
   auto out = run_node("RNN", 7, {RtValue(f64({3, 1, 1}, {1, 2, 3})), RtValue(f64({1, 1, 1}, {1})), RtValue(f64({1, 1, 1}, {0.5}))},
                       attrs, 2, 4);
   auto y = out[0].tensor.values<double>();
@@ -173,8 +92,8 @@ TEST(RnnKernels, GruLinearBeforeResetAndAffineActivations) {
     auto out = run_node("GRU", 14,
                         {RtValue(f32({1, 1, 1}, {1})), RtValue(f32({1, 3, 1}, {0, -0.5f, 1})), RtValue(f32({1, 3, 1}, {0, 0, 2})),
                          RtValue(f32({1, 6}, {0, 0, 0, 0, 0, 1})), std::nullopt, RtValue(f32({1, 1, 1}, {1}))},
-                        {a_int("hidden_size", 1), a_int("linear_before_reset", lbr), a_strs("activations", {"Affine", "Affine"}),
-                         a_floats("activation_alpha", {0.5f, 1}), a_floats("activation_beta", {0.5f, 0})},
+                        {attr_int("hidden_size", 1), attr_int("linear_before_reset", lbr), attr_strs("activations", {"Affine", "Affine"}),
+                         attr_floats("activation_alpha", {0.5f, 1}), attr_floats("activation_beta", {0.5f, 0})},
                         2);
     EXPECT_EQ(floats(out[1]), (std::vector<float>{lbr ? 1.375f : 1.75f})) << "linear_before_reset " << lbr;
   }
@@ -188,8 +107,8 @@ TEST(RnnKernels, GruLinearBeforeResetAndAffineActivations) {
 // clip = 1.5: i = f(1.5) = 1.25, C = 1 + 1.25 = 2.25, o = f(min(1.5625, 1.5)) = 1.25, H = 2.8125
 TEST(RnnKernels, LstmPeepholesInputForgetAndClip) {
   auto run = [](std::vector<Attr> extra) {
-    std::vector<Attr> attrs{a_int("hidden_size", 1), a_strs("activations", {"Affine", "Relu", "Affine"}),
-                            a_floats("activation_alpha", {0.5f, 1}), a_floats("activation_beta", {0.5f, 0})};
+    std::vector<Attr> attrs{attr_int("hidden_size", 1), attr_strs("activations", {"Affine", "Relu", "Affine"}),
+                            attr_floats("activation_alpha", {0.5f, 1}), attr_floats("activation_beta", {0.5f, 0})};
     attrs.insert(attrs.end(), extra.begin(), extra.end());
     return run_node("LSTM", 14,
                     {RtValue(f32({1, 1, 1}, {1})), RtValue(f32({1, 4, 1}, {1, 1, 1, 1})), RtValue(f32({1, 4, 1}, {0, 0, 0, 0})),
@@ -201,10 +120,10 @@ TEST(RnnKernels, LstmPeepholesInputForgetAndClip) {
   EXPECT_EQ(floats(out[0]), (std::vector<float>{3.28125f}));
   EXPECT_EQ(floats(out[1]), (std::vector<float>{3.28125f}));
   EXPECT_EQ(floats(out[2]), (std::vector<float>{2.5f}));
-  out = run({a_int("input_forget", 1)});
+  out = run({attr_int("input_forget", 1)});
   EXPECT_EQ(floats(out[1]), (std::vector<float>{0.53125f}));
   EXPECT_EQ(floats(out[2]), (std::vector<float>{0.5f}));
-  out = run({a_float("clip", 1.5f)});
+  out = run({attr_float("clip", 1.5f)});
   EXPECT_EQ(floats(out[1]), (std::vector<float>{2.8125f}));
   EXPECT_EQ(floats(out[2]), (std::vector<float>{2.25f}));
 }
@@ -212,10 +131,10 @@ TEST(RnnKernels, LstmPeepholesInputForgetAndClip) {
 TEST(RnnKernels, BadShapesFail) {
   // W says hidden 2 but hidden_size says 1.
   EXPECT_THROW(run_node("RNN", 14, {RtValue(f32({1, 1, 1}, {1})), RtValue(f32({1, 2, 1}, {1, 1})), RtValue(f32({1, 1, 1}, {1}))},
-                        {a_int("hidden_size", 1)}, 1),
+                        {attr_int("hidden_size", 1)}, 1),
                Error);
   EXPECT_THROW(run_node("RNN", 14, {RtValue(f32({1, 1, 1}, {1})), RtValue(f32({1, 1, 1}, {1})), RtValue(f32({1, 1, 1}, {1}))},
-                        {a_int("hidden_size", 1), a_strs("activations", {"Swish"})}, 1),
+                        {attr_int("hidden_size", 1), attr_strs("activations", {"Swish"})}, 1),
                Error);
 }
 
@@ -236,7 +155,7 @@ TEST(ControlFlowKernels, IfPicksBranch) {
   };
   for (bool c : {true, false}) {
     auto out = run_node("If", 16, {RtValue(boolean(c))},
-                        {a_graph("then_branch", constant_branch(1)), a_graph("else_branch", constant_branch(2))}, 1);
+                        {attr_graph("then_branch", constant_branch(1)), attr_graph("else_branch", constant_branch(2))}, 1);
     EXPECT_EQ(floats(out[0]), (std::vector<float>{c ? 1.0f : 2.0f}));
   }
 }
@@ -245,14 +164,14 @@ TEST(ControlFlowKernels, IfPicksBranch) {
 // output stacks every index.
 TEST(ControlFlowKernels, LoopTripCountAndZeroIterations) {
   auto body = identity_body({"i", "cond", "v"}, {1, 0, 0});
-  auto out = run_node("Loop", 16, {RtValue(i64({}, {3})), std::nullopt, RtValue(i64({}, {-1}))}, {a_graph("body", body)}, 2);
+  auto out = run_node("Loop", 16, {RtValue(i64({}, {3})), std::nullopt, RtValue(i64({}, {-1}))}, {attr_graph("body", body)}, 2);
   EXPECT_EQ(ints(out[0].tensor), (std::vector<int64_t>{2}));
   EXPECT_EQ(out[1].tensor.dims(), (std::vector<int64_t>{3}));
   EXPECT_EQ(ints(out[1].tensor), (std::vector<int64_t>{0, 1, 2}));
 
   // cond = false: no iteration; the carried value passes through, the scan output is empty.
   out = run_node("Loop", 16, {RtValue(i64({}, {3})), RtValue(boolean(false)), RtValue(i64({}, {-1}))},
-                 {a_graph("body", body)}, 2);
+                 {attr_graph("body", body)}, 2);
   EXPECT_EQ(ints(out[0].tensor), (std::vector<int64_t>{-1}));
   EXPECT_EQ(out[1].tensor.element_count(), 0u);
 }
@@ -262,9 +181,9 @@ TEST(ControlFlowKernels, LoopTripCountAndZeroIterations) {
 // output 2 is appended along axis 0.
 TEST(ControlFlowKernels, ScanAxesAndDirections) {
   auto out = run_node("Scan", 16, {RtValue(f32({2}, {0, 0})), RtValue(f32({2, 3}, {1, 2, 3, 4, 5, 6}))},
-                      {a_graph("body", identity_body({"s", "x"}, {1, 1, 1})), a_int("num_scan_inputs", 1),
-                       a_ints("scan_input_axes", {1}), a_ints("scan_input_directions", {1}),
-                       a_ints("scan_output_axes", {1, 0}), a_ints("scan_output_directions", {1, 0})},
+                      {attr_graph("body", identity_body({"s", "x"}, {1, 1, 1})), attr_int("num_scan_inputs", 1),
+                       attr_ints("scan_input_axes", {1}), attr_ints("scan_input_directions", {1}),
+                       attr_ints("scan_output_axes", {1, 0}), attr_ints("scan_output_directions", {1, 0})},
                       3);
   EXPECT_EQ(floats(out[0]), (std::vector<float>{1, 4}));
   EXPECT_EQ(out[1].tensor.dims(), (std::vector<int64_t>{2, 3}));
@@ -276,7 +195,7 @@ TEST(ControlFlowKernels, ScanAxesAndDirections) {
 // Scan 8: batch axis 0, sequence axis 1, sequence_lens {2, 1}; short sequences are padded.
 TEST(ControlFlowKernels, Scan8BatchesAndSequenceLens) {
   auto out = run_node("Scan", 8, {RtValue(i64({2}, {2, 1})), RtValue(f32({2, 1}, {0, 0})), RtValue(f32({2, 2, 1}, {1, 2, 3, 4}))},
-                      {a_graph("body", identity_body({"s", "x"}, {1, 1})), a_int("num_scan_inputs", 1)}, 2);
+                      {attr_graph("body", identity_body({"s", "x"}, {1, 1})), attr_int("num_scan_inputs", 1)}, 2);
   EXPECT_EQ(out[0].tensor.dims(), (std::vector<int64_t>{2, 1}));
   EXPECT_EQ(floats(out[0]), (std::vector<float>{2, 3}));
   EXPECT_EQ(out[1].tensor.dims(), (std::vector<int64_t>{2, 2, 1}));
@@ -316,30 +235,30 @@ TEST(SequenceKernels, InsertEraseAtWithNegativePositions) {
 TEST(SequenceKernels, SplitToSequenceAndConcatBack) {
   const Tensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   // Scalar split 2 on axis 1: pieces of width 2 and 1.
-  auto out = run_node("SplitToSequence", 11, {RtValue(x), RtValue(i64({}, {2}))}, {a_int("axis", 1)}, 1);
+  auto out = run_node("SplitToSequence", 11, {RtValue(x), RtValue(i64({}, {2}))}, {attr_int("axis", 1)}, 1);
   ASSERT_EQ(out[0].sequence.size(), 2u);
   EXPECT_EQ(out[0].sequence[0].dims(), (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(out[0].sequence[1].dims(), (std::vector<int64_t>{2, 1}));
-  auto back = run_node("ConcatFromSequence", 11, {out[0]}, {a_int("axis", -1)}, 1);
+  auto back = run_node("ConcatFromSequence", 11, {out[0]}, {attr_int("axis", -1)}, 1);
   EXPECT_EQ(back[0].tensor.dims(), (std::vector<int64_t>{2, 3}));
   EXPECT_EQ(floats(back[0]), (std::vector<float>{1, 2, 3, 4, 5, 6}));
 
   // No split, keepdims 0: rows of shape [3]; stacking them on a new last axis transposes.
-  out = run_node("SplitToSequence", 11, {RtValue(x)}, {a_int("keepdims", 0)}, 1);
+  out = run_node("SplitToSequence", 11, {RtValue(x)}, {attr_int("keepdims", 0)}, 1);
   ASSERT_EQ(out[0].sequence.size(), 2u);
   EXPECT_EQ(out[0].sequence[0].dims(), (std::vector<int64_t>{3}));
-  back = run_node("ConcatFromSequence", 11, {out[0]}, {a_int("axis", 1), a_int("new_axis", 1)}, 1);
+  back = run_node("ConcatFromSequence", 11, {out[0]}, {attr_int("axis", 1), attr_int("new_axis", 1)}, 1);
   EXPECT_EQ(back[0].tensor.dims(), (std::vector<int64_t>{3, 2}));
   EXPECT_EQ(floats(back[0]), (std::vector<float>{1, 4, 2, 5, 3, 6}));
 
   // 1-D split must add up to the axis length.
-  EXPECT_THROW(run_node("SplitToSequence", 11, {RtValue(x), RtValue(i64({2}, {1, 1}))}, {a_int("axis", 1)}, 1), Error);
+  EXPECT_THROW(run_node("SplitToSequence", 11, {RtValue(x), RtValue(i64({2}, {1, 1}))}, {attr_int("axis", 1)}, 1), Error);
 }
 
 TEST(SequenceKernels, SequenceMapPairsSequenceAndTensorInputs) {
   // Body (x, t) -> (t, x): output 0 repeats the tensor input per element, output 1 copies the sequence.
   auto out = run_node("SequenceMap", 17, {seq({f32({1}, {1}), f32({2}, {2, 3})}), RtValue(f32({1}, {7}))},
-                      {a_graph("body", identity_body({"x", "t"}, {1, 0}))}, 2);
+                      {attr_graph("body", identity_body({"x", "t"}, {1, 0}))}, 2);
   ASSERT_EQ(out[0].sequence.size(), 2u);
   EXPECT_EQ(out[0].sequence[1].values<float>()[0], 7);
   ASSERT_EQ(out[1].sequence.size(), 2u);

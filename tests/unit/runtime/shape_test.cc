@@ -6,74 +6,19 @@
 #include "edgeq/error.h"
 #include "edgeq/ir/graph.h"
 #include "edgeq/runtime/executor.h"
+#include "kernel_test_util.h"
 
 namespace edgeq {
 namespace {
 
-Tensor f32(std::vector<int64_t> dims, std::vector<float> v) {
-  return Tensor::from_values<float>(DType::kFloat, std::move(dims), std::span<const float>(v));
-}
-Tensor i64(std::vector<int64_t> dims, std::vector<int64_t> v) {
-  return Tensor::from_values<int64_t>(DType::kInt64, std::move(dims), std::span<const int64_t>(v));
-}
-
-// A copyable attribute description (Attribute itself is move-only: it may own subgraphs).
-struct Attr {
-  std::string name;
-  AttrType type;
-  int64_t i = 0;
-  float f = 0;
-  std::string s;
-  std::vector<int64_t> ints;
-};
-Attr attr_int(const std::string& name, int64_t v) { return {name, AttrType::kInt, v, 0, "", {}}; }
-Attr attr_float(const std::string& name, float v) { return {name, AttrType::kFloat, 0, v, "", {}}; }
-Attr attr_ints(const std::string& name, std::vector<int64_t> v) { return {name, AttrType::kInts, 0, 0, "", std::move(v)}; }
-Attr attr_str(const std::string& name, const std::string& v) { return {name, AttrType::kString, 0, 0, v, {}}; }
+using namespace test;
+using Attr = AttrSpec;
 
 // One node `op` at `opset` with the given inputs (as graph inputs) and attributes; returns
 // its outputs.
 std::vector<Tensor> run_op(const std::string& op, int64_t opset, const std::vector<Tensor>& inputs,
                            const std::vector<Attr>& attrs = {}, size_t outputs = 1, int threads = 1) {
-  Model model;
-  model.ir_version = 8;
-  model.opset_imports.push_back({"", opset});
-  model.graph = std::make_unique<Graph>();
-  Graph& g = *model.graph;
-  std::vector<Value*> ins, outs;
-  std::map<std::string, RtValue> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    Value* v = g.add_value("in" + std::to_string(i));
-    g.add_input(v);
-    ins.push_back(v);
-    feeds["in" + std::to_string(i)] = RtValue(inputs[i]);
-  }
-  for (size_t i = 0; i < outputs; ++i) outs.push_back(g.add_value("out" + std::to_string(i)));
-  Node* node = g.add_node(op, "", ins, outs);
-  for (const Attr& a : attrs) {
-    Attribute attr;
-    attr.name = a.name;
-    attr.type = a.type;
-    attr.i = a.i;
-    attr.f = a.f;
-    attr.s = a.s;
-    attr.ints = a.ints;
-    node->attributes().push_back(std::move(attr));
-  }
-  for (Value* v : outs) g.add_output(v);
-  Executor ex(model, ExecutorOptions{threads});
-  std::vector<Tensor> result;
-  for (auto& [name, value] : ex.run(feeds)) result.push_back(value.tensor);
-  return result;
-}
-
-std::vector<float> floats(const Tensor& t) {
-  auto v = t.values<float>();
-  return {v.begin(), v.end()};
-}
-std::vector<int64_t> ints(const Tensor& t) {
-  auto v = t.values<int64_t>();
-  return {v.begin(), v.end()};
+  return run_node(op, inputs, attrs, opset, "", threads, outputs);
 }
 
 TEST(ShapeKernels, ReshapeCopiesZeroAndInfersMinusOne) {
