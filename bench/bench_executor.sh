@@ -2,7 +2,8 @@
 # edgeq's executor against ONNX Runtime (onnxruntime-node, tests/ort) on the same models and
 # inputs: whole-process wall time of `edgeq run` vs `node tests/ort/run.mjs` (session creation +
 # one run), 1 and 2 threads, median of RUNS runs, printed as edgeq ÷ ORT with the geometric mean
-# over the real models at 2 threads (the issue's bar: ≤ 1.5).
+# over the real models at 2 threads (the issue's bar: ≤ 1.5); then the in-process time of one
+# inference (both runners' --repeat: median of 2·RUNS+1 runs after a first one) and its ratio.
 #
 # Models: models/*.onnx that have a committed input (demo_cnn, fmnist_*), Silero VAD, and a
 # fully convolutional CNN (tools/make_bench_cnn.py) on 224², 640² and 1024² images.
@@ -53,8 +54,12 @@ time_cmd() {  # prints the median wall seconds of RUNS runs (after one warm-up)
   done | median
 }
 
-printf '%-20s %8s %10s %10s %8s\n' model threads edgeq_s ort_s ratio
-log_sum=0; n=0
+in_process_ms() {  # median in-process run time (ms) reported by a runner's --repeat
+  "$@" --repeat "$((RUNS * 2 + 1))" 2>&1 > /dev/null | sed -n 's/^run time: median \([0-9.]*\) ms.*/\1/p'
+}
+
+printf '%-20s %8s %10s %10s %8s %12s %12s %8s\n' model threads edgeq_s ort_s ratio edgeq_run_ms ort_run_ms ratio
+ratios=()
 for c in "${cases[@]}"; do
   IFS='|' read -r name model args <<< "$c"
   for threads in 1 2; do
@@ -63,8 +68,14 @@ for c in "${cases[@]}"; do
     # shellcheck disable=SC2086
     o=$(time_cmd $ORT --model "$model" $args --threads "$threads")
     r=$(echo "$e / $o" | bc -l)
-    printf '%-20s %8d %10.3f %10.3f %8.2f\n' "$name" "$threads" "$e" "$o" "$r"
-    if [ "$threads" = 2 ]; then log_sum=$(echo "$log_sum + l($r)" | bc -l); n=$((n + 1)); fi
+    # shellcheck disable=SC2086
+    ei=$(in_process_ms "$EDGEQ" run "$model" $args --threads "$threads")
+    # shellcheck disable=SC2086
+    oi=$(in_process_ms $ORT --model "$model" $args --threads "$threads")
+    ri=$(echo "$ei / $oi" | bc -l)
+    printf '%-20s %8d %10.3f %10.3f %8.2f %12.3f %12.3f %8.2f\n' "$name" "$threads" "$e" "$o" "$r" "$ei" "$oi" "$ri"
+    if [ "$threads" = 2 ]; then ratios+=("$r $ri"); fi
   done
 done
-printf 'geometric mean of edgeq/ORT at 2 threads over %d models: %.2f (bar: <= 1.5)\n' "$n" "$(echo "e($log_sum / $n)" | bc -l)"
+printf '%s\n' "${ratios[@]}" | awk '{ w += log($1); p += log($2); n++ }
+  END { printf "geometric mean of edgeq/ORT at 2 threads over %d models: whole process %.2f (bar: <= 1.5), in-process %.2f\n", n, exp(w / n), exp(p / n) }'

@@ -1,4 +1,6 @@
 // edgeq run MODEL --input [NAME=]FILE [--input …] [--output-dir DIR] [--threads N]
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -24,6 +26,7 @@ struct RunOptions {
   std::vector<std::string> fixed_inputs;
   std::string output_dir;
   int threads = 0;
+  int repeat = 0;
 };
 
 double as_double(const Tensor& t, size_t i) {
@@ -77,6 +80,9 @@ void setup_run(CLI::App& command, Action& run) {
   command.add_option("--output-dir", opts->output_dir, "Write each output as DIR/<name>.npy");
   command.add_option("--threads", opts->threads, "Threads (default: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
+  command.add_option("--repeat", opts->repeat,
+                     "Run N more times and print the median run time on stderr (for benchmarks)")
+      ->check(CLI::NonNegativeNumber);
   command.callback([opts, &run] {
     run = [opts] {
       Model model = load_model(opts->model);
@@ -88,6 +94,19 @@ void setup_run(CLI::App& command, Action& run) {
       auto feeds = read_feeds(model, specs);
       Executor executor(model, {opts->threads});
       auto outputs = executor.run(feeds);
+      if (opts->repeat > 0) {
+        std::vector<double> ms;
+        for (int r = 0; r < opts->repeat; ++r) {
+          auto t0 = std::chrono::steady_clock::now();
+          executor.run(feeds);
+          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(ms.begin(), ms.end());
+        const size_t mid = ms.size() / 2;
+        const double median = ms.size() % 2 ? ms[mid] : (ms[mid - 1] + ms[mid]) / 2;
+        std::cerr << "run time: median " << std::fixed << std::setprecision(3) << median << " ms over "
+                  << ms.size() << " runs\n";
+      }
       if (!opts->output_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(opts->output_dir, ec);

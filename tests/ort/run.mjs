@@ -20,6 +20,7 @@ const USAGE = `usage: node tests/ort/run.mjs --model M.onnx [options]
   --input-dir DIR         feed inputs from DIR/input_N.pb (ONNX test data set)
   --output-dir DIR        write each output to DIR/<name>.npy
   --threads N             intra-op threads (default 1)
+  --repeat N              run N more times and print the median run time (ms) on stderr
   --expected-dir DIR      compare outputs with DIR/output_N.pb; exit 1 on mismatch
   --rtol R  --atol A      float tolerance |a-e| <= A + R*|e| (default 1e-3, 1e-4)
 exit status: 0 ok, 1 mismatch with --expected-dir, 2 usage or runtime error`;
@@ -27,9 +28,9 @@ exit status: 0 ok, 1 mismatch with --expected-dir, 2 usage or runtime error`;
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const opts = { inputs: [], threads: 1, rtol: 1e-3, atol: 1e-4 };
+  const opts = { inputs: [], threads: 1, rtol: 1e-3, atol: 1e-4, repeat: 0 };
   const valueOpts = new Set(['--model', '--input', '--input-dir', '--output-dir',
-    '--threads', '--expected-dir', '--rtol', '--atol']);
+    '--threads', '--expected-dir', '--rtol', '--atol', '--repeat']);
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -68,6 +69,12 @@ function parseArgs(argv) {
         const v = number('a positive integer', 1);
         if (!Number.isInteger(v)) throw new UsageError(`--threads needs a positive integer, got '${value}'`);
         opts.threads = v;
+        break;
+      }
+      case '--repeat': {
+        const v = number('a non-negative integer', 0);
+        if (!Number.isInteger(v)) throw new UsageError(`--repeat needs a non-negative integer, got '${value}'`);
+        opts.repeat = v;
         break;
       }
       case '--rtol': opts.rtol = number('a non-negative number', 0); break;
@@ -234,6 +241,19 @@ async function main(argv) {
   let results;
   try {
     results = await session.run(ortFeeds);
+    // --repeat N: N more runs after the first, median in-process time on stderr (benchmarks).
+    if (opts.repeat > 0) {
+      const times = [];
+      for (let r = 0; r < opts.repeat; r++) {
+        const t0 = process.hrtime.bigint();
+        await session.run(ortFeeds);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      times.sort((a, b) => a - b);
+      const mid = times.length >> 1;
+      const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+      process.stderr.write(`run time: median ${median.toFixed(3)} ms over ${times.length} runs\n`);
+    }
   } catch (e) {
     throw new UsageError(`inference failed: ${e.message}`);
   }
