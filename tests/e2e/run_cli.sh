@@ -55,6 +55,11 @@ expect 0 "$EDGEQ" run "$node_case/model.onnx" --input "$work/x.npy" --threads 1
 expect 0 "$EDGEQ" run "$node_case/model.onnx" --input "$work/feeds.npz"
 grep -q "max=3 mean=1.5" "$work/out" || fail "wrong values from the .npz feed: $(cat "$work/out")"; ok
 
+# --repeat: timing on stderr only, the results on stdout unchanged.
+expect 0 "$EDGEQ" run "$node_case/model.onnx" --input "$work/x.npy" --repeat 3
+grep -q "^run time: median [0-9.]* ms over 3 runs$" "$work/err" || fail "no timing line: $(cat "$work/err")"; ok
+grep -q "max=3 mean=1.5" "$work/out" || fail "stdout changed with --repeat: $(cat "$work/out")"; ok
+
 # Bad data: exit 4 with a message naming the input.
 expect 4 "$EDGEQ" run "$node_case/model.onnx" --input "y=$work/x.npy"
 grep -q "no input named 'y'" "$work/err" || fail "unknown input not named: $(cat "$work/err")"; ok
