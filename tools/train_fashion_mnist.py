@@ -311,9 +311,18 @@ def export_onnx(torch, model, name, path, test_top1, train_info):
     import onnx
     model.eval()
     dummy = torch.zeros(2, 1, 28, 28)
+    if name == "cnn":
+        # Keep the BatchNormalization nodes (inference form: running mean/var,
+        # training_mode=0, one output) instead of letting the exporter fold
+        # each one into the Conv before it. PRESERVE exports the module's
+        # current mode, which is eval() here; constant folding off keeps the
+        # BN parameters as separate initializers.
+        export_kw = dict(training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    else:
+        export_kw = dict(do_constant_folding=True)
     torch.onnx.export(model, dummy, path, input_names=["image"], output_names=["logits"],
                       dynamic_axes={"image": {0: "N"}, "logits": {0: "N"}},
-                      opset_version=OPSET, do_constant_folding=True)
+                      opset_version=OPSET, **export_kw)
     m = onnx.load(path)
     m.doc_string = MODELS[name]["doc"] + "; made by tools/train_fashion_mnist.py"
     meta = {
