@@ -7,7 +7,6 @@
 #include <iostream>
 #include <sstream>
 
-#include <Eigen/Core>
 
 #include "cli/commands.h"
 #include "edgeq/data/feeds.h"
@@ -29,25 +28,6 @@ struct RunOptions {
   int repeat = 0;
 };
 
-double as_double(const Tensor& t, size_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat: return t.values<float>()[i];
-    case DType::kDouble: return t.values<double>()[i];
-    case DType::kFloat16: return static_cast<float>(t.values<Eigen::half>()[i]);
-    case DType::kBfloat16: return static_cast<float>(t.values<Eigen::bfloat16>()[i]);
-    case DType::kInt8: return t.values<int8_t>()[i];
-    case DType::kInt16: return t.values<int16_t>()[i];
-    case DType::kInt32: return t.values<int32_t>()[i];
-    case DType::kInt64: return static_cast<double>(t.values<int64_t>()[i]);
-    case DType::kUint8: return t.values<uint8_t>()[i];
-    case DType::kUint16: return t.values<uint16_t>()[i];
-    case DType::kUint32: return t.values<uint32_t>()[i];
-    case DType::kUint64: return static_cast<double>(t.values<uint64_t>()[i]);
-    case DType::kBool: return t.values<bool>()[i] ? 1 : 0;
-    default: return NAN;
-  }
-}
-
 // "name  [1,10]  float  min=… max=… mean=…"
 std::string summary(const std::string& name, const Tensor& t) {
   std::ostringstream out;
@@ -55,10 +35,10 @@ std::string summary(const std::string& name, const Tensor& t) {
   for (size_t i = 0; i < t.dims().size(); ++i) out << (i ? "," : "") << t.dims()[i];
   out << "]  " << dtype_name(t.dtype());
   const size_t n = t.element_count();
-  if (n > 0 && t.dtype() != DType::kString && !std::isnan(as_double(t, 0))) {
+  if (n > 0 && t.dtype() != DType::kString && !std::isnan(element_as_double(t, 0))) {
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     for (size_t i = 0; i < n; ++i) {
-      double v = as_double(t, i);
+      double v = element_as_double(t, i);
       lo = std::min(lo, v);
       hi = std::max(hi, v);
       sum += v;

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <Eigen/Core>
+
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -132,6 +135,25 @@ Tensor Tensor::allocate(DType dtype, std::vector<int64_t> dims) {
   auto bytes = storage_bytes(dtype, *count);
   EDGEQ_CHECK(bytes.has_value(), "allocate: size overflow");
   return Tensor(dtype, std::move(dims), make_owned_storage(std::string(*bytes, '\0')));
+}
+
+double element_as_double(const Tensor& t, size_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat: return t.values<float>()[i];
+    case DType::kDouble: return t.values<double>()[i];
+    case DType::kFloat16: return static_cast<float>(t.values<Eigen::half>()[i]);
+    case DType::kBfloat16: return static_cast<float>(t.values<Eigen::bfloat16>()[i]);
+    case DType::kInt8: return t.values<int8_t>()[i];
+    case DType::kInt16: return t.values<int16_t>()[i];
+    case DType::kInt32: return t.values<int32_t>()[i];
+    case DType::kInt64: return static_cast<double>(t.values<int64_t>()[i]);
+    case DType::kUint8: return t.values<uint8_t>()[i];
+    case DType::kUint16: return t.values<uint16_t>()[i];
+    case DType::kUint32: return t.values<uint32_t>()[i];
+    case DType::kUint64: return static_cast<double>(t.values<uint64_t>()[i]);
+    case DType::kBool: return t.values<bool>()[i] ? 1 : 0;
+    default: return std::nan("");
+  }
 }
 
 uint64_t Tensor::element_count() const { return checked_element_count(dims_).value_or(0); }

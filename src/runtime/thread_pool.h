@@ -3,7 +3,9 @@
 // thread runs a chunk never changes a result.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -20,6 +22,20 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
   void parallel_for(int64_t chunks, const std::function<void(int64_t)>& fn);
+
+  // Calls fn(i) for every i in [0, count), grouping consecutive items into chunks of about
+  // `chunk_work` units when each item costs `item_work`: small items share a thread hand-off.
+  // The grouping depends on the sizes only, and each item is computed alone, so results never
+  // depend on the thread count.
+  template <class F>
+  void for_each_item(int64_t count, int64_t item_work, int64_t chunk_work, F&& fn) {
+    const int64_t per_chunk = std::max<int64_t>(1, chunk_work / std::max<int64_t>(1, item_work));
+    const int64_t chunks = (count + per_chunk - 1) / per_chunk;
+    parallel_for(chunks, [&](int64_t chunk) {
+      const int64_t end = std::min(count, (chunk + 1) * per_chunk);
+      for (int64_t i = chunk * per_chunk; i < end; ++i) fn(i);
+    });
+  }
 
  private:
   void worker_loop();

@@ -17,8 +17,6 @@
 #include <map>
 #include <set>
 
-#include <Eigen/Core>
-
 #include "edgeq/data/feeds.h"
 #include "edgeq/error.h"
 #include "edgeq/ir/onnx_io.h"
@@ -44,16 +42,6 @@ struct CaseResult {
 };
 
 RtValue to_rt(const StoredValue& v, const std::string& kind) { return stored_to_runtime(v, kind); }
-
-double element_as_double(const Tensor& t, size_t i) {
-  switch (t.dtype()) {
-    case DType::kFloat: return t.values<float>()[i];
-    case DType::kDouble: return t.values<double>()[i];
-    case DType::kFloat16: return static_cast<float>(t.values<Eigen::half>()[i]);
-    case DType::kBfloat16: return static_cast<float>(t.values<Eigen::bfloat16>()[i]);
-    default: return 0;
-  }
-}
 
 // Empty string when equal within tolerance, else why not.
 std::string compare_tensors(const Tensor& got, const Tensor& want) {

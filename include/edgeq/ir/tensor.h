@@ -113,6 +113,10 @@ class Tensor {
   std::vector<std::string> strings_;
 };
 
+// Element i of a numeric tensor (any float, integer or bool dtype) as a double; NaN for dtypes
+// without a plain numeric value (string, complex, float8, 4-bit).
+double element_as_double(const Tensor& t, size_t i);
+
 // Product of dims; nullopt when a dim is negative or the product overflows int64.
 std::optional<uint64_t> checked_element_count(std::span<const int64_t> dims);
 

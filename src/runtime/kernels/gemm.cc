@@ -79,25 +79,20 @@ void batched_gemm(ThreadPool& pool, const T* A, bool transA, const T* B, bool tr
   // Group small tiles so a chunk carries enough work to be worth a thread hand-off; grouping
   // never changes what a tile computes.
   const int64_t tile_work = std::min(M, kRowBlock) * std::min(N, col_block) * std::max<int64_t>(K, 1);
-  const int64_t per_chunk = std::max<int64_t>(1, (int64_t{1} << 18) / std::max<int64_t>(tile_work, 1));
-  const int64_t chunks = (tiles + per_chunk - 1) / per_chunk;
-  pool.parallel_for(chunks, [&](int64_t chunk) {
-    const int64_t end = std::min(tiles, (chunk + 1) * per_chunk);
-    for (int64_t t = chunk * per_chunk; t < end; ++t) {
-      const int64_t item = t / (row_blocks * col_blocks);
-      const int64_t rb = (t / col_blocks) % row_blocks;
-      const int64_t cb = t % col_blocks;
-      const int64_t r0 = rb * kRowBlock, rows = std::min(kRowBlock, M - r0);
-      const int64_t c0 = cb * col_block, cols = std::min(col_block, N - c0);
-      const GemmItem& it = items[item];
-      const T* a = A + it.a;
-      const T* b = B + it.b;
-      T* c = C + it.c;
-      if (transA && transB) gemm_tile<T, true, true>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
-      else if (transA) gemm_tile<T, true, false>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
-      else if (transB) gemm_tile<T, false, true>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
-      else gemm_tile<T, false, false>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
-    }
+  pool.for_each_item(tiles, tile_work, int64_t{1} << 18, [&](int64_t t) {
+    const int64_t item = t / (row_blocks * col_blocks);
+    const int64_t rb = (t / col_blocks) % row_blocks;
+    const int64_t cb = t % col_blocks;
+    const int64_t r0 = rb * kRowBlock, rows = std::min(kRowBlock, M - r0);
+    const int64_t c0 = cb * col_block, cols = std::min(col_block, N - c0);
+    const GemmItem& it = items[item];
+    const T* a = A + it.a;
+    const T* b = B + it.b;
+    T* c = C + it.c;
+    if (transA && transB) gemm_tile<T, true, true>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
+    else if (transA) gemm_tile<T, true, false>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
+    else if (transB) gemm_tile<T, false, true>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
+    else gemm_tile<T, false, false>(a, b, c, M, N, K, r0, rows, c0, cols, alpha, accumulate);
   });
 }
 

@@ -70,12 +70,7 @@ Tensor tensor_from_doubles(const KernelContext& ctx, DType dtype, std::vector<in
 // Runs fn(i) for i in [0, groups) in chunks of about 64K elements of work.
 template <class F>
 void for_each_group(KernelContext& ctx, int64_t groups, int64_t group_size, F&& fn) {
-  const int64_t per_chunk = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, group_size));
-  const int64_t chunks = (groups + per_chunk - 1) / per_chunk;
-  ctx.pool().parallel_for(chunks, [&](int64_t chunk) {
-    const int64_t end = std::min(groups, (chunk + 1) * per_chunk);
-    for (int64_t i = chunk * per_chunk; i < end; ++i) fn(i);
-  });
+  ctx.pool().for_each_item(groups, group_size, int64_t{1} << 16, fn);
 }
 
 // Mean and population variance of n values at p[0], p[stride], ... (two passes).

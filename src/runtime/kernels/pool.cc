@@ -107,12 +107,7 @@ inline AxisWindow axis_window(const PoolGeom& g, int i, int64_t o) {
 // 32K window taps each.
 template <class F>
 void for_each_plane(KernelContext& ctx, int64_t planes, int64_t work_per_plane, F&& visit) {
-  const int64_t per_chunk = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, work_per_plane));
-  const int64_t chunks = (planes + per_chunk - 1) / per_chunk;
-  ctx.pool().parallel_for(chunks, [&](int64_t chunk) {
-    const int64_t p1 = std::min(planes, (chunk + 1) * per_chunk);
-    for (int64_t p = chunk * per_chunk; p < p1; ++p) visit(p);
-  });
+  ctx.pool().for_each_item(planes, work_per_plane, int64_t{1} << 15, visit);
 }
 
 // Visits every output position of a plane with its three axis windows.
