@@ -2,8 +2,11 @@
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces to a multiple of
 // 64 bytes and ended by '\n', then the raw C-order data (numpy's format spec, NEP 1).
 // .npz: a zip archive of .npy files, stored or deflated.
+#include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -57,24 +60,24 @@ std::string header_field(const std::string& header, const std::string& key, cons
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& what) {
+uint64_t npy_header_size(std::string_view bytes, const std::string& what) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw bad(what, "not a .npy file");
   const int major = static_cast<unsigned char>(bytes[6]);
-  size_t header_len, offset;
-  auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(bytes[i])); };
-  if (major == 1) {
-    header_len = byte(8) | byte(9) << 8;
-    offset = 10;
-  } else if (major == 2 || major == 3) {
+  auto byte = [&](size_t i) { return static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])); };
+  if (major == 1) return 10 + (byte(8) | byte(9) << 8);
+  if (major == 2 || major == 3) {
     if (bytes.size() < 12) throw bad(what, "truncated .npy header");
-    header_len = byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24;
-    offset = 12;
-  } else {
-    throw bad(what, ".npy format version " + std::to_string(major) + " is not supported");
+    return 12 + (byte(8) | byte(9) << 8 | byte(10) << 16 | byte(11) << 24);
   }
-  if (offset + header_len > bytes.size()) throw bad(what, "truncated .npy header");
-  const std::string header = bytes.substr(offset, header_len);
-  offset += header_len;
+  throw bad(what, ".npy format version " + std::to_string(major) + " is not supported");
+}
+
+NpyHeader parse_npy_header(std::string_view bytes, const std::string& what) {
+  NpyHeader out;
+  out.data_offset = npy_header_size(bytes, what);
+  if (out.data_offset > bytes.size()) throw bad(what, "truncated .npy header");
+  const size_t dict_at = static_cast<unsigned char>(bytes[6]) == 1 ? 10 : 12;
+  const std::string header(bytes.substr(dict_at, out.data_offset - dict_at));
 
   std::string descr = header_field(header, "descr", what);
   if (descr.size() < 4) throw bad(what, "unsupported .npy dtype " + descr);
@@ -89,8 +92,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   if (type == nullptr) throw bad(what, "unsupported .npy dtype '" + descr + "'");
   if (header_field(header, "fortran_order", what) != "False")
     throw bad(what, "Fortran-ordered .npy data is not supported (save with np.ascontiguousarray)");
+  out.dtype = type->dtype;
 
-  std::vector<int64_t> dims;
   std::string shape = header_field(header, "shape", what);
   for (size_t i = 1; i + 1 < shape.size();) {
     size_t j = shape.find_first_of(",)", i);
@@ -98,7 +101,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
     item.erase(0, item.find_first_not_of(' '));
     if (!item.empty()) {
       try {
-        dims.push_back(std::stoll(item));
+        out.dims.push_back(std::stoll(item));
       } catch (...) {
         throw bad(what, "malformed .npy shape " + shape);
       }
@@ -106,13 +109,19 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
     if (j == std::string::npos) break;
     i = j + 1;
   }
-  auto count = checked_element_count(dims);
+  auto count = checked_element_count(out.dims);
   auto need = count ? storage_bytes(type->dtype, *count) : std::nullopt;
   if (!need) throw bad(what, "the .npy shape " + shape + " overflows");
-  if (bytes.size() - offset != *need)
-    throw bad(what, "the .npy data holds " + std::to_string(bytes.size() - offset) + " bytes, shape " +
-                        shape + " of " + descr + " needs " + std::to_string(*need));
-  return Tensor(type->dtype, dims, make_owned_storage(bytes.substr(offset)));
+  out.data_bytes = *need;
+  return out;
+}
+
+Tensor parse_npy(const std::string& bytes, const std::string& what) {
+  const NpyHeader h = parse_npy_header(bytes, what);
+  if (bytes.size() - h.data_offset != h.data_bytes)
+    throw bad(what, "the .npy data holds " + std::to_string(bytes.size() - h.data_offset) + " bytes, its shape needs " +
+                        std::to_string(h.data_bytes));
+  return Tensor(h.dtype, h.dims, make_owned_storage(bytes.substr(h.data_offset)));
 }
 
 Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
@@ -144,56 +153,206 @@ std::string npy_bytes(const Tensor& tensor) {
 
 void write_npy(const std::string& path, const Tensor& tensor) { write_file_atomic(path, npy_bytes(tensor)); }
 
-std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
-  const std::string zip = read_file(path);
-  auto u16 = [&](size_t at) -> uint32_t {
-    if (at + 2 > zip.size()) throw bad(path, "truncated .npz archive");
-    return static_cast<unsigned char>(zip[at]) | static_cast<unsigned char>(zip[at + 1]) << 8;
+namespace {
+
+// pread exactly n bytes at `offset`; kIo on failure, kInvalidData when the file ends first.
+void pread_all(const DataFile& file, char* out, uint64_t n, uint64_t offset, const std::string& what) {
+  while (n > 0) {
+    const ssize_t got = ::pread(file.fd(), out, n, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw io_error(file.path(), std::string("read failed: ") + std::strerror(errno));
+    }
+    if (got == 0) throw bad(what, "truncated");
+    out += got;
+    n -= static_cast<uint64_t>(got);
+    offset += static_cast<uint64_t>(got);
+  }
+}
+
+// A plain .npy file or a stored .npz member: bytes at a fixed offset of a file.
+class StoredNpyStream final : public NpyStream {
+ public:
+  StoredNpyStream(std::shared_ptr<DataFile> file, uint64_t base, uint64_t length, std::string what)
+      : file_(std::move(file)), base_(base), length_(length) {
+    init(std::move(what));
+  }
+
+ private:
+  void read_raw(char* out, uint64_t n) override {
+    if (pos_ + n > length_) throw bad(what_.empty() ? file_->path() : what_, "truncated .npy data");
+    pread_all(*file_, out, n, base_ + pos_, what_);
+    pos_ += n;
+  }
+  void seek_raw(uint64_t pos) override { pos_ = pos; }
+
+  std::shared_ptr<DataFile> file_;
+  uint64_t base_, length_, pos_ = 0;
+};
+
+// A deflated .npz member: inflated through a fixed window, restarted on a backward seek.
+class DeflatedNpyStream final : public NpyStream {
+ public:
+  DeflatedNpyStream(std::shared_ptr<DataFile> file, const NpzMember& member, std::string what)
+      : file_(std::move(file)), member_(member), window_(kWindow) {
+    if (inflateInit2(&z_, -MAX_WBITS) != Z_OK) throw bad(what, "cannot initialise inflate");
+    init(std::move(what));
+  }
+  ~DeflatedNpyStream() override { inflateEnd(&z_); }
+
+ private:
+  static constexpr uint64_t kWindow = 1 << 16;
+
+  void read_raw(char* out, uint64_t n) override {
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    while (n > 0) {
+      const uInt step = static_cast<uInt>(std::min<uint64_t>(n, 1u << 30));
+      z_.avail_out = step;
+      while (z_.avail_out > 0) {
+        if (z_.avail_in == 0) {
+          const uint64_t left = member_.compressed - in_pos_;
+          if (left == 0) throw bad(what_, "the compressed member ends early");
+          const uint64_t take = std::min<uint64_t>(left, kWindow);
+          pread_all(*file_, window_.data(), take, member_.data_offset + in_pos_, what_);
+          in_pos_ += take;
+          z_.next_in = reinterpret_cast<Bytef*>(window_.data());
+          z_.avail_in = static_cast<uInt>(take);
+        }
+        const int rc = inflate(&z_, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END && z_.avail_out > 0) throw bad(what_, "the compressed member ends early");
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) throw bad(what_, "does not decompress (corrupt data)");
+      }
+      n -= step;
+      out_pos_ += step;
+    }
+  }
+  void seek_raw(uint64_t pos) override {
+    if (pos < out_pos_) {
+      inflateReset(&z_);
+      z_.avail_in = 0;
+      in_pos_ = 0;
+      out_pos_ = 0;
+    }
+    std::vector<char> scratch(std::min<uint64_t>(kWindow, pos - out_pos_ + 1));
+    while (out_pos_ < pos) read_raw(scratch.data(), std::min<uint64_t>(scratch.size(), pos - out_pos_));
+  }
+
+  std::shared_ptr<DataFile> file_;
+  NpzMember member_;
+  std::vector<char> window_;
+  z_stream z_{};
+  uint64_t in_pos_ = 0, out_pos_ = 0;
+};
+
+}  // namespace
+
+void NpyStream::init(std::string what) {
+  what_ = std::move(what);
+  std::string head(kNpyPreamble, '\0');
+  read_raw(head.data(), head.size());
+  const uint64_t size = npy_header_size(head, what_);
+  if (size > (1u << 20)) throw bad(what_, "the .npy header is implausibly long");
+  if (size > head.size()) {
+    head.resize(size);
+    read_raw(head.data() + kNpyPreamble, size - kNpyPreamble);
+  }
+  header_ = parse_npy_header(head, what_);
+  seek_raw(header_.data_offset);
+}
+
+void NpyStream::read(void* out, uint64_t n) {
+  if (data_read_ + n > header_.data_bytes)
+    throw bad(what_, "read past the end of the array (" + std::to_string(header_.data_bytes) + " bytes)");
+  read_raw(static_cast<char*>(out), n);
+  data_read_ += n;
+}
+
+void NpyStream::rewind() {
+  seek_raw(header_.data_offset);
+  data_read_ = 0;
+}
+
+std::unique_ptr<NpyStream> NpyStream::open_npy(const std::string& path) {
+  auto file = DataFile::open(path);
+  const uint64_t size = file->size();
+  auto stream = std::make_unique<StoredNpyStream>(file, 0, size, path);
+  const NpyHeader& h = stream->header();
+  if (size - h.data_offset != h.data_bytes)
+    throw bad(path, "the .npy data holds " + std::to_string(size - h.data_offset) + " bytes, its shape needs " +
+                        std::to_string(h.data_bytes));
+  return stream;
+}
+
+std::unique_ptr<NpyStream> NpyStream::open_npz_member(std::shared_ptr<DataFile> archive, const NpzMember& member) {
+  const std::string what = archive->path() + ":" + member.name;
+  std::unique_ptr<NpyStream> stream;
+  if (member.deflated) stream = std::make_unique<DeflatedNpyStream>(archive, member, what);
+  else stream = std::make_unique<StoredNpyStream>(archive, member.data_offset, member.compressed, what);
+  const NpyHeader& h = stream->header();
+  if (member.uncompressed != h.data_offset + h.data_bytes)
+    throw bad(what, "the member holds " + std::to_string(member.uncompressed) + " bytes, its header and shape need " +
+                        std::to_string(h.data_offset + h.data_bytes));
+  return stream;
+}
+
+std::vector<NpzMember> list_npz(const DataFile& archive) {
+  const std::string& path = archive.path();
+  const uint64_t size = archive.size();
+  auto u16 = [](const std::string& b, size_t at) -> uint32_t {
+    return static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8;
   };
-  auto u32 = [&](size_t at) -> uint64_t { return u16(at) | static_cast<uint64_t>(u16(at + 2)) << 16; };
-  // Walk the local file headers (signature PK\3\4) in order; numpy writes sizes in them
-  // (or in the central directory with zip64 for huge members, which we look up there).
-  std::vector<std::pair<std::string, Tensor>> out;
-  size_t at = 0;
-  while (at + 30 <= zip.size() && u32(at) == 0x04034b50) {
-    const uint32_t flags = u16(at + 6), method = u16(at + 8);
-    uint64_t compressed = u32(at + 18), uncompressed = u32(at + 22);
-    const uint32_t name_len = u16(at + 26), extra_len = u16(at + 28);
-    std::string name = zip.substr(at + 30, name_len);
-    // zip64: sizes live in the extra field (header id 1).
-    for (size_t e = at + 30 + name_len; e + 4 <= at + 30 + name_len + extra_len;) {
-      uint32_t id = u16(e), len = u16(e + 2);
-      if (id == 1 && len >= 16) {
-        uncompressed = u32(e + 4) | u32(e + 8) << 32;
-        compressed = u32(e + 12) | u32(e + 16) << 32;
+  auto u32 = [&](const std::string& b, size_t at) -> uint64_t { return u16(b, at) | static_cast<uint64_t>(u16(b, at + 2)) << 16; };
+  // Walk the local file headers (signature PK\3\4) in order; numpy writes sizes in them, for
+  // huge members as zip64 (sizes in the extra field, header id 1).
+  std::vector<NpzMember> out;
+  uint64_t at = 0;
+  std::string fixed(30, '\0');
+  while (at + 30 <= size) {
+    pread_all(archive, fixed.data(), 30, at, path);
+    if (u32(fixed, 0) != 0x04034b50) break;
+    const uint32_t flags = u16(fixed, 6), method = u16(fixed, 8);
+    NpzMember m;
+    m.compressed = u32(fixed, 18);
+    m.uncompressed = u32(fixed, 22);
+    const uint32_t name_len = u16(fixed, 26), extra_len = u16(fixed, 28);
+    if (at + 30 + name_len + extra_len > size) throw bad(path, "truncated .npz archive");
+    std::string var(name_len + extra_len, '\0');
+    pread_all(archive, var.data(), var.size(), at + 30, path);
+    m.name = var.substr(0, name_len);
+    for (size_t e = name_len; e + 4 <= var.size();) {
+      const uint32_t id = u16(var, e), len = u16(var, e + 2);
+      if (id == 1 && len >= 16 && e + 4 + 16 <= var.size()) {
+        m.uncompressed = u32(var, e + 4) | u32(var, e + 8) << 32;
+        m.compressed = u32(var, e + 12) | u32(var, e + 16) << 32;
       }
       e += 4 + len;
     }
-    if (flags & 0x8) throw bad(path, "member '" + name + "' uses data descriptors, which edgeq does not read");
-    const size_t data_at = at + 30 + name_len + extra_len;
-    if (data_at + compressed > zip.size()) throw bad(path, "truncated .npz member '" + name + "'");
-    std::string member;
-    if (method == 0) {
-      member = zip.substr(data_at, compressed);
-    } else if (method == 8) {
-      member.resize(uncompressed);
-      z_stream z{};
-      if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw bad(path, "cannot initialise inflate");
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zip.data() + data_at));
-      z.avail_in = static_cast<uInt>(compressed);
-      z.next_out = reinterpret_cast<Bytef*>(member.data());
-      z.avail_out = static_cast<uInt>(uncompressed);
-      int rc = inflate(&z, Z_FINISH);
-      inflateEnd(&z);
-      if (rc != Z_STREAM_END) throw bad(path, "member '" + name + "' does not decompress");
-    } else {
-      throw bad(path, "member '" + name + "' uses zip method " + std::to_string(method));
-    }
-    if (name.size() > 4 && name.ends_with(".npy")) name.resize(name.size() - 4);
-    out.emplace_back(name, parse_npy(member, path + ":" + name));
-    at = data_at + compressed;
+    if (flags & 0x8) throw bad(path, "member '" + m.name + "' uses data descriptors, which edgeq does not read");
+    if (method != 0 && method != 8)
+      throw bad(path, "member '" + m.name + "' uses zip method " + std::to_string(method));
+    m.deflated = method == 8;
+    m.data_offset = at + 30 + name_len + extra_len;
+    if (m.compressed > size - m.data_offset) throw bad(path, "truncated .npz member '" + m.name + "'");
+    if (!m.deflated && m.compressed != m.uncompressed)
+      throw bad(path, "stored member '" + m.name + "' has different compressed and uncompressed sizes");
+    if (m.name.size() > 4 && m.name.ends_with(".npy")) m.name.resize(m.name.size() - 4);
+    at = m.data_offset + m.compressed;
+    out.push_back(std::move(m));
   }
   if (out.empty()) throw bad(path, "not a .npz archive (no arrays found)");
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
+  auto archive = DataFile::open(path);
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const NpzMember& member : list_npz(*archive)) {
+    auto stream = NpyStream::open_npz_member(archive, member);
+    const NpyHeader& h = stream->header();
+    std::string data(h.data_bytes, '\0');
+    stream->read(data.data(), data.size());
+    out.emplace_back(member.name, Tensor(h.dtype, h.dims, make_owned_storage(std::move(data))));
+  }
   return out;
 }
 

@@ -22,6 +22,9 @@ struct CommandSpec {
 void setup_inspect(CLI::App& command, Action& run);
 void setup_convert(CLI::App& command, Action& run);
 void setup_run(CLI::App& command, Action& run);
+void setup_prepare(CLI::App& command, Action& run);
+void setup_calibrate(CLI::App& command, Action& run);
+void setup_quantize(CLI::App& command, Action& run);
 
 // Splits "a,b,c" into {"a","b","c"}.
 std::vector<std::string> split_list(const std::string& text);

@@ -17,6 +17,12 @@ constexpr edgeq::cli::CommandSpec kCommands[] = {
      edgeq::cli::setup_convert},
     {"run", "Run a model on the reference executor and print (or save) its outputs",
      edgeq::cli::setup_run},
+    {"prepare", "Run graph preparation passes (fold constants and BatchNormalization, remove copies, ...)",
+     edgeq::cli::setup_prepare},
+    {"calibrate", "Run a model over samples and write the range of every float tensor (minmax, percentile, entropy, mse)",
+     edgeq::cli::setup_calibrate},
+    {"quantize", "INT8 quantization: dynamic, or static (QDQ / QOperator) with --calib DATA; writes a report",
+     edgeq::cli::setup_quantize},
 };
 
 int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }

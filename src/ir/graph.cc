@@ -100,6 +100,14 @@ std::string Graph::unique_name(const std::string& base) const {
   }
 }
 
+void Graph::rename_value(Value* value, const std::string& name) {
+  EDGEQ_CHECK(value->graph_ == this, "rename_value: '" + value->name_ + "' belongs to another graph");
+  EDGEQ_CHECK(by_name_.count(name) == 0, "rename_value: name '" + name + "' is taken");
+  by_name_.erase(value->name_);
+  value->name_ = name;
+  by_name_.emplace(name, value);
+}
+
 Value* Graph::add_value(const std::string& name) {
   EDGEQ_CHECK(by_name_.count(name) == 0, "add_value: duplicate value name '" + name + "'");
   auto value = std::make_unique<Value>();
@@ -142,6 +150,12 @@ void Graph::remove_initializer(Value* value) {
   EDGEQ_CHECK(it != initializers_.end(), "remove_initializer: not an initializer");
   initializers_.erase(it);
   value->initializer_.reset();
+}
+
+void Graph::drop_initializer(Value* value) {
+  EDGEQ_CHECK(value->uses_.empty(), "drop_initializer: '" + value->name_ + "' is still used");
+  remove_initializer(value);
+  std::erase(inputs_, value);
 }
 
 Node* Graph::add_node(std::string op_type, std::string domain, std::vector<Value*> inputs,
@@ -202,13 +216,18 @@ void Graph::remove_unused_values() {
     auto in = [v](const std::vector<Value*>& list) {
       return std::find(list.begin(), list.end(), v) != list.end();
     };
-    return in(inputs_) || in(outputs_) || in(value_infos_);
+    return in(inputs_) || in(outputs_);
   };
+  // A value_info entry alone does not keep a value alive: it describes a value nothing computes.
+  auto unused = [&](const Value* v) {
+    return v->producer_ == nullptr && v->uses_.empty() && !v->is_initializer() &&
+           !v->is_sparse_initializer() && !listed(v);
+  };
+  std::erase_if(value_infos_, [&](const Value* v) { return unused(v); });
   std::erase_if(values_, [&](const std::unique_ptr<Value>& v) {
-    bool unused = v->producer_ == nullptr && v->uses_.empty() && !v->is_initializer() &&
-                  !v->is_sparse_initializer() && !listed(v.get());
-    if (unused) by_name_.erase(v->name_);
-    return unused;
+    bool gone = unused(v.get());
+    if (gone) by_name_.erase(v->name_);
+    return gone;
   });
 }
 

@@ -187,6 +187,16 @@ void refuse_protected(const std::string& path, const SaveOptions& options) {
 
 }  // namespace
 
+onnx::ModelProto proto::model_proto_without_large_tensors(const Model& model,
+                                                          uint64_t max_inline_bytes) {
+  SaveOptions options;
+  options.external_min_bytes = max_inline_bytes + 1;
+  // "External" without a data file: the writer marks the large tensors EXTERNAL and leaves
+  // their layout to the caller, which never lays them out.
+  Writer writer(model, options, /*external=*/true, std::string());
+  return writer.build();
+}
+
 std::string external_data_path_for(const std::string& model_path) { return model_path + ".data"; }
 
 SavedFiles save_model(const Model& model, const std::string& path, const SaveOptions& options) {

@@ -5,8 +5,13 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
+
+namespace edgeq {
+class Model;
+}
 
 namespace edgeq::proto {
 
@@ -28,5 +33,10 @@ int32_t read_enum(google::protobuf::Message& msg, int field_number, int32_t pars
 void write_enum(google::protobuf::Message& msg, int field_number, int32_t value);
 
 std::string serialize_deterministic(const google::protobuf::Message& msg);
+
+// The model as a ModelProto, built by the writer (onnx_save.cc), with the bytes of initializers
+// larger than `max_inline_bytes` left out and the tensors marked EXTERNAL: they keep dtype and
+// dims, which is all shape inference reads from weights, and memory is not doubled.
+onnx::ModelProto model_proto_without_large_tensors(const Model& model, uint64_t max_inline_bytes);
 
 }  // namespace edgeq::proto

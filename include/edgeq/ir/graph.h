@@ -194,6 +194,9 @@ class Graph {
   Value* add_value(const std::string& name);
   // A name not used by any value of this graph or its enclosing graphs.
   std::string unique_name(const std::string& base) const;
+  // Gives one of this graph's values a new name (which must be unused, see unique_name). Nodes
+  // and graph inputs/outputs refer to the Value itself, so every reference follows.
+  void rename_value(Value* value, const std::string& name);
 
   Value* add_initializer(const std::string& name, Tensor tensor);
   Value* add_sparse_initializer(const std::string& name, std::string serialized);
@@ -203,6 +206,9 @@ class Graph {
   void add_value_info(Value* value);
   // Turns an initializer back into a plain value (used when a pass drops it).
   void remove_initializer(Value* value);
+  // Drops an unused initializer for good: also from the graph inputs, where older files list
+  // their initializers (IR < 4), so the model does not gain a required input.
+  void drop_initializer(Value* value);
 
   // Adds a node at `position` in the node list (end when omitted). Outputs must not already
   // have a producer. The caller is responsible for keeping the order topological; use
