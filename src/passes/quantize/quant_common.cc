@@ -145,11 +145,91 @@ std::string dims_text(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
+// Round half to even for |v| < 2^22 (the values here are clamped into an 8-bit range first):
+// adding and subtracting 1.5 × 2^23 leaves the float rounded to an integer in the default
+// rounding mode, the same result as std::nearbyint, and it vectorizes.
+inline float round_small(float v) {
+  constexpr float kMagic = 12582912.0f;
+  return (v + kMagic) - kMagic;
+}
+
+// Rows of a ParamLayout: row r = (outer, axis index) holds `inner` consecutive elements that
+// share the parameter at axis index r % axis_dim. When inner == 1 (the axis is the last one),
+// consecutive elements of a row run have consecutive parameters instead. Both loops below walk
+// memory in order and vectorize.
+template <class F>
+void for_each_row_run(const quant::ParamLayout& l, int64_t row_begin, int64_t row_end, F&& f) {
+  if (l.inner == 1) {
+    for (int64_t r = row_begin; r < row_end;) {
+      const int64_t a = r % l.axis_dim;
+      const int64_t n = std::min(row_end - r, l.axis_dim - a);
+      f(r, a, n, true);  // elements r .. r+n-1 use parameters a .. a+n-1
+      r += n;
+    }
+  } else {
+    for (int64_t r = row_begin; r < row_end; ++r) f(r * l.inner, r % l.axis_dim, l.inner, false);
+  }
+}
+
+void minmax_rows(const float* x, const quant::ParamLayout& l, int64_t row_begin, int64_t row_end, float* lo,
+                 float* hi) {
+  for_each_row_run(l, row_begin, row_end, [&](int64_t start, int64_t a, int64_t n, bool per_element) {
+    const float* px = x + start;
+    if (per_element) {
+      float* plo = lo + a;
+      float* phi = hi + a;
+      for (int64_t k = 0; k < n; ++k) {
+        const float v = px[k];  // NaN compares false: skipped
+        plo[k] = v < plo[k] ? v : plo[k];
+        phi[k] = v > phi[k] ? v : phi[k];
+      }
+    } else {
+      float mn = lo[a], mx = hi[a];
+      for (int64_t k = 0; k < n; ++k) {
+        const float v = px[k];
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+      }
+      lo[a] = mn;
+      hi[a] = mx;
+    }
+  });
+}
+
+// q = saturate(round(x / scale) + zp): the clamp happens before rounding, on integer bounds
+// shifted by the zero point, which gives the same result; NaN becomes the zero point.
 template <class Q>
-void quantize_into(const float* x, Q* y, const quant::ParamLayout& l, const std::vector<float>& scales,
-                   const std::vector<int32_t>& zps, quant::QRange r, int64_t begin, int64_t end) {
-  quant::for_each_param(l, begin, end, [&](int64_t i, int64_t p) {
-    y[i] = static_cast<Q>(quant::quantize_value<float>(x[i], scales[p], zps[p], r));
+inline Q quantize_one(float x, float scale, float lo_bound, float hi_bound, int32_t zp) {
+  float v = x / scale;
+  v = v == v ? v : 0.0f;
+  v = v < lo_bound ? lo_bound : v;
+  v = v > hi_bound ? hi_bound : v;
+  return static_cast<Q>(static_cast<int32_t>(round_small(v)) + zp);
+}
+
+template <class Q>
+void quantize_rows(const float* x, Q* y, const quant::ParamLayout& l, const std::vector<float>& scales,
+                   const std::vector<int32_t>& zps, quant::QRange r, int64_t row_begin, int64_t row_end) {
+  // Per parameter: the clamp bounds in the unshifted domain.
+  std::vector<float> lbs(scales.size()), hbs(scales.size());
+  for (size_t p = 0; p < scales.size(); ++p) {
+    lbs[p] = static_cast<float>(r.min - zps[p]);
+    hbs[p] = static_cast<float>(r.max - zps[p]);
+  }
+  for_each_row_run(l, row_begin, row_end, [&](int64_t start, int64_t a, int64_t n, bool per_element) {
+    const float* __restrict px = x + start;
+    Q* __restrict py = y + start;
+    if (per_element) {
+      const float* __restrict ps = scales.data() + a;
+      const float* __restrict pl = lbs.data() + a;
+      const float* __restrict ph = hbs.data() + a;
+      const int32_t* __restrict pz = zps.data() + a;
+      for (int64_t k = 0; k < n; ++k) py[k] = quantize_one<Q>(px[k], ps[k], pl[k], ph[k], pz[k]);
+    } else {
+      const int32_t zp = zps[a];
+      const float s = scales[a], lb = lbs[a], hb = hbs[a];
+      for (int64_t k = 0; k < n; ++k) py[k] = quantize_one<Q>(px[k], s, lb, hb, zp);
+    }
   });
 }
 
@@ -180,8 +260,11 @@ const QuantizedWeight& WeightQuantizer::weight(Graph& graph, Value* w, const Wei
 
   const Tensor& t = *float_constant(w);
   const auto count = static_cast<int64_t>(t.element_count());
-  const quant::ParamLayout layout =
+  // Per-tensor is laid out as rows of dims[0] sharing parameter 0, so large tensors still split
+  // into chunks of rows.
+  quant::ParamLayout layout =
       spec.axis >= 0 ? quant::ParamLayout::per_axis(t.dims(), spec.axis) : quant::ParamLayout::per_tensor(count);
+  if (spec.axis < 0 && !t.dims().empty() && t.dims()[0] > 0) layout = {t.dims()[0], 1, count / t.dims()[0], 0};
   const int64_t nparams = layout.param_count();
   const quant::QRange r = weight_range(spec);
   const float* x = t.values<float>().data();
@@ -189,19 +272,14 @@ const QuantizedWeight& WeightQuantizer::weight(Graph& graph, Value* w, const Wei
   // Ranges per parameter: chunks of rows reduce into their own min/max, then combine (min and
   // max are exact, so the thread count never shows).
   ThreadPool pool(ctx_.threads);
-  constexpr int64_t kChunk = 1 << 20;
-  const int64_t chunks = std::max<int64_t>(1, (count + kChunk - 1) / kChunk);
+  const int64_t rows = layout.outer * layout.axis_dim;
+  const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, layout.inner));
+  const int64_t chunks = std::max<int64_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);
   std::vector<std::vector<float>> lo(chunks), hi(chunks);
   pool.parallel_for(chunks, [&](int64_t c) {
     lo[c].assign(nparams, std::numeric_limits<float>::infinity());
     hi[c].assign(nparams, -std::numeric_limits<float>::infinity());
-    quant::for_each_param(layout, c * kChunk, std::min(count, (c + 1) * kChunk), [&](int64_t i, int64_t p) {
-      const float v = x[i];
-      if (std::isfinite(v)) {
-        lo[c][p] = std::min(lo[c][p], v);
-        hi[c][p] = std::max(hi[c][p], v);
-      }
-    });
+    minmax_rows(x, layout, c * rows_per_chunk, std::min(rows, (c + 1) * rows_per_chunk), lo[c].data(), hi[c].data());
   });
   std::vector<float> scales(nparams);
   std::vector<int32_t> zps(nparams);
@@ -222,13 +300,12 @@ const QuantizedWeight& WeightQuantizer::weight(Graph& graph, Value* w, const Wei
   const DType qtype = spec.is_signed ? DType::kInt8 : DType::kUint8;
   Tensor q = Tensor::allocate(qtype, t.dims());
   pool.parallel_for(chunks, [&](int64_t c) {
-    const int64_t b = c * kChunk, e = std::min(count, (c + 1) * kChunk);
+    const int64_t b = c * rows_per_chunk, e = std::min(rows, (c + 1) * rows_per_chunk);
     if (spec.is_signed)
-      quantize_into(x, q.mutable_values<int8_t>(), layout, scales, zps, r, b, e);
+      quantize_rows(x, q.mutable_values<int8_t>(), layout, scales, zps, r, b, e);
     else
-      quantize_into(x, q.mutable_values<uint8_t>(), layout, scales, zps, r, b, e);
+      quantize_rows(x, q.mutable_values<uint8_t>(), layout, scales, zps, r, b, e);
   });
-
   if (spec.transpose) {
     const int64_t rows = t.dims()[0], cols = t.dims()[1];
     Tensor tq = Tensor::allocate(qtype, {cols, rows});
@@ -291,9 +368,9 @@ QuantizedWeight WeightQuantizer::constant_activation(Graph& graph, Value* c, qua
   const std::vector<float> scales{params.scale};
   const std::vector<int32_t> zps{params.zero_point};
   if (is_signed)
-    quantize_into(x, q.mutable_values<int8_t>(), layout, scales, zps, r, 0, count);
+    quantize_rows(x, q.mutable_values<int8_t>(), layout, scales, zps, r, 0, 1);
   else
-    quantize_into(x, q.mutable_values<uint8_t>(), layout, scales, zps, r, 0, count);
+    quantize_rows(x, q.mutable_values<uint8_t>(), layout, scales, zps, r, 0, 1);
   QuantizedWeight out;
   out.scales = scales;
   record(c, t, q, 5, false);
@@ -397,7 +474,8 @@ const std::set<std::string>& static_op_types() {
 }
 
 const std::set<std::string>& dynamic_op_types() {
-  static const std::set<std::string> kOps = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather"};
+  static const std::set<std::string> kOps = {"MatMul", "Gemm", "Conv", "ConvTranspose", "Gather",
+                                                 "LSTM", "GRU", "RNN"};
   return kOps;
 }
 

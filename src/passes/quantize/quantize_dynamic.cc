@@ -6,6 +6,7 @@
 //   Conv / ConvTranspose → Conv(X, DequantizeLinear(W_q)): ONNX Runtime's ConvInteger takes
 //                         uint8 weights only and runs slower than its float Conv, so the weight
 //                         is stored INT8 and dequantized once per run
+//   LSTM / GRU / RNN    → the same for W and R (one scale per gate row)
 //   Gather(T, idx)      → DequantizeLinear(Gather(T_q, idx)) for constant tables (embeddings)
 // The MatMul pattern is the one ONNX Runtime fuses into DynamicQuantizeMatMul. Weight scales
 // are per output channel (per column of W) unless options.per_channel is off or the opset has
@@ -147,35 +148,42 @@ struct DynamicRewriter {
     return true;
   }
 
-  // Conv / ConvTranspose: the weight is stored INT8 and dequantized in the graph.
-  bool rewrite_conv(Graph& g, Node* n) {
-    Value* w = n->input(1);
-    const Tensor* wt = float_constant(w);
-    if (wt == nullptr || wt->dims().size() < 3) {
-      skip(*n, "the weight is not a constant float32 tensor");
-      return false;
-    }
+  // Conv / ConvTranspose / LSTM / GRU / RNN: the weights are stored INT8 and dequantized in
+  // the graph (weight-only). Recurrent weights [directions, gates × hidden, in] get one scale
+  // per gate row.
+  bool rewrite_weight_only(Graph& g, Node* n) {
+    const bool recurrent = n->op_type() == "LSTM" || n->op_type() == "GRU" || n->op_type() == "RNN";
+    const std::vector<int> inputs = recurrent ? std::vector<int>{1, 2} : std::vector<int>{1};
     if (opset < 10) {
       skip(*n, "DequantizeLinear needs opset 10 (the model has " + std::to_string(opset) + ")");
       return false;
     }
-    const int64_t axis = opset >= 13 ? weight_axis(*n, *wt) : -1;
-    const WeightSpec s = spec(axis);
-    auto key = std::make_pair(static_cast<const Value*>(w), s.axis);
-    Value* dq = nullptr;
-    if (auto it = dequantized.find(key); it != dequantized.end() && it->second->graph() == &g) {
-      dq = it->second;
-    } else {
-      const QuantizedWeight& qw = weights.weight(*w->graph(), w, s);
-      dq = g.add_value(g.unique_name(w->name() + "_dequantized"));
-      Node* node = add(g, n, "DequantizeLinear", dq_inputs(qw), {dq},
-                       g.unique_name(w->name() + "_DequantizeLinear"));
-      if (qw.axis >= 0) node->attributes().push_back(int_attr("axis", qw.axis));
-      dequantized[key] = dq;
+    bool any = false;
+    for (int index : inputs) {
+      Value* w = n->input(index);
+      const Tensor* wt = float_constant(w);
+      if (wt == nullptr || wt->dims().size() < 3) {
+        skip(*n, "input " + std::to_string(index) + " is not a constant float32 weight");
+        continue;
+      }
+      const int64_t axis = opset < 13 ? -1 : recurrent ? 1 : weight_axis(*n, *wt);
+      const WeightSpec s = spec(axis);
+      auto key = std::make_pair(static_cast<const Value*>(w), s.axis);
+      Value* dq = nullptr;
+      if (auto it = dequantized.find(key); it != dequantized.end() && it->second->graph() == &g) {
+        dq = it->second;
+      } else {
+        const QuantizedWeight& qw = weights.weight(*w->graph(), w, s);
+        dq = g.add_value(g.unique_name(w->name() + "_dequantized"));
+        Node* node = add(g, n, "DequantizeLinear", dq_inputs(qw), {dq}, g.unique_name(w->name() + "_DequantizeLinear"));
+        if (qw.axis >= 0) node->attributes().push_back(int_attr("axis", qw.axis));
+        dequantized[key] = dq;
+      }
+      n->set_input(index, dq);
+      drop_if_unused(w);
+      any = true;
     }
-    n->set_input(1, dq);
-    drop_if_unused(w);
-    return true;
+    return any;
   }
 
   // Gather on a constant table: gather INT8 rows, dequantize what was gathered.
@@ -210,8 +218,8 @@ struct DynamicRewriter {
       bool done = false;
       if (op == "MatMul" || op == "Gemm")
         done = rewrite_matmul(g, n);
-      else if (op == "Conv" || op == "ConvTranspose")
-        done = rewrite_conv(g, n);
+      else if (op == "Conv" || op == "ConvTranspose" || op == "LSTM" || op == "GRU" || op == "RNN")
+        done = rewrite_weight_only(g, n);
       else if (op == "Gather")
         done = rewrite_gather(g, n);
       if (done) summary.quantized_nodes[op]++;
