@@ -36,8 +36,8 @@ struct Producer {
 };
 
 // A constant 1-D parameter of length C with the weights' dtype, or nullptr.
-const Tensor* channel_param(const Value* v, DType dtype, int64_t channels) {
-  const Tensor* t = constant_value(v);
+const Tensor* channel_param(const Value* v, DType dtype, int64_t channels, int64_t ir) {
+  const Tensor* t = constant_value(v, ir);
   if (t == nullptr || t->dtype() != dtype || t->dims().size() != 1 || t->dims()[0] != channels)
     return nullptr;
   return t;
@@ -48,14 +48,14 @@ bool supported_dtype(DType d) {
 }
 
 // The producer of `x` when the fold applies to it, else nullopt.
-std::optional<Producer> foldable_producer(const Value* x, const Graph& g) {
+std::optional<Producer> foldable_producer(const Value* x, const Graph& g, int64_t ir) {
   Node* p = x->producer();
   if (p == nullptr || p->graph() != &g || !default_domain(*p) || p->output(0) != x ||
       x->uses().size() != 1 || is_graph_output(x))
     return std::nullopt;
   const std::string& op = p->op_type();
   if (op != "Conv" && op != "ConvTranspose" && op != "Gemm") return std::nullopt;
-  Producer r{p, constant_value(p->input(1)), nullptr, 0};
+  Producer r{p, constant_value(p->input(1), ir), nullptr, 0};
   if (r.weight == nullptr || !supported_dtype(r.weight->dtype())) return std::nullopt;
   const auto& w = r.weight->dims();
   if (op == "Gemm") {
@@ -70,7 +70,7 @@ std::optional<Producer> foldable_producer(const Value* x, const Graph& g) {
     if (op == "ConvTranspose" && w[0] % r.group != 0) return std::nullopt;
   }
   if (Value* b = p->input(2)) {
-    r.bias = constant_value(b);
+    r.bias = constant_value(b, ir);
     if (r.bias == nullptr || r.bias->dtype() != r.weight->dtype()) return std::nullopt;
     const uint64_t n = r.bias->element_count();
     // Gemm's C broadcasts: a scalar or one value per column folds; a full [M, N] matrix does not.
@@ -112,7 +112,7 @@ template <class T>
 std::pair<Tensor, Tensor> fold(const Producer& p, const Node& bn) {
   const int64_t C = p.channels;
   const double eps = bn.attr_float("epsilon", 1e-5f);
-  auto param = [&](size_t i) { return constant_value(bn.input(i))->values<T>(); };
+  auto param = [&](size_t i) { return bn.input(i)->initializer()->values<T>(); };
   auto scale = param(1), shift = param(2), mean = param(3), var = param(4);
   std::vector<double> s(static_cast<size_t>(C));
   for (int64_t c = 0; c < C; ++c)
@@ -176,11 +176,11 @@ PassResult fold_batchnorm(Model& model, PassContext& ctx) {
         continue;
       Value* x = bn->input(0);
       if (x == nullptr) continue;
-      auto p = foldable_producer(x, g);
+      auto p = foldable_producer(x, g, model.ir_version);
       if (!p) continue;
       const DType dtype = p->weight->dtype();
       bool params_ok = true;
-      for (size_t i = 1; i < 5; ++i) params_ok = params_ok && channel_param(bn->input(i), dtype, p->channels);
+      for (size_t i = 1; i < 5; ++i) params_ok = params_ok && channel_param(bn->input(i), dtype, p->channels, model.ir_version);
       if (!params_ok) continue;
 
       std::pair<Tensor, Tensor> wb;
@@ -211,6 +211,7 @@ PassResult fold_batchnorm(Model& model, PassContext& ctx) {
     g.remove_unused_values();
   });
   const int dropped = drop_initializers_if_unused(replaced);
+  if (folded > 0) allow_initializers_without_inputs(model, ctx);
   PassResult result;
   result.changes = folded;
   result.summary = "folded " + std::to_string(folded) + " BatchNormalization into Conv/ConvTranspose/Gemm (" +

@@ -68,9 +68,9 @@ double shape_elements(const Tensor& shape, const std::vector<int64_t>& dims, boo
 
 // The byte size of the result of the ops that make big tensors from small inputs, computed
 // from the constant inputs without running the op; nullopt for other ops.
-std::optional<uint64_t> predicted_bytes(const Node& n) {
+std::optional<uint64_t> predicted_bytes(const Node& n, int64_t ir) {
   const std::string& op = n.op_type();
-  auto in = [&](size_t i) { return constant_value(n.input(i)); };
+  auto in = [&](size_t i) { return constant_value(n.input(i), ir); };
   if (op == "ConstantOfShape" && in(0)) {
     const Attribute* value = n.attr("value");
     const DType dtype = value && !value->tensors.empty() ? value->tensors[0].dtype() : DType::kFloat;
@@ -118,7 +118,7 @@ std::optional<std::vector<Tensor>> evaluate(const Model& model, const Node& n) {
   Graph& g = *one.graph;
   std::vector<Value*> ins, outs;
   for (size_t i = 0; i < n.inputs().size(); ++i)
-    ins.push_back(n.input(i) ? g.add_initializer("in" + std::to_string(i), *constant_value(n.input(i)))
+    ins.push_back(n.input(i) ? g.add_initializer("in" + std::to_string(i), *n.input(i)->initializer())
                              : nullptr);
   for (size_t k = 0; k < n.outputs().size(); ++k) {
     Value* out = n.output(k) ? g.add_value("out" + std::to_string(k)) : nullptr;
@@ -159,7 +159,7 @@ void fold_graph(Model& model, Graph& g, PassContext& ctx, Counts& counts, std::v
     uint64_t in_bytes = 0;
     for (Value* in : n->inputs()) {
       if (in == nullptr) continue;
-      const Tensor* t = constant_value(in);
+      const Tensor* t = constant_value(in, model.ir_version);
       if (t == nullptr) foldable = false;
       else in_bytes += t->byte_size();
     }
@@ -167,7 +167,7 @@ void fold_graph(Model& model, Graph& g, PassContext& ctx, Counts& counts, std::v
     if (!foldable) continue;
     const bool constant = n->op_type() == "Constant";
     if (!constant) {
-      if (auto predicted = predicted_bytes(*n); predicted && too_big(*predicted, in_bytes)) {
+      if (auto predicted = predicted_bytes(*n, model.ir_version); predicted && too_big(*predicted, in_bytes)) {
         ++counts.too_big;
         continue;
       }
@@ -208,6 +208,7 @@ PassResult fold_constants(Model& model, PassContext& ctx) {
   model.graph->for_each_graph([&](Graph& g) { graphs.push_back(&g); });
   for (Graph* g : graphs) fold_graph(model, *g, ctx, counts, replaced);
   const int dropped = drop_initializers_if_unused(replaced);
+  if (counts.constants + counts.folded > 0) allow_initializers_without_inputs(model, ctx);
   PassResult result;
   result.changes = counts.constants + counts.folded;
   result.summary = "folded " + std::to_string(counts.folded) + " nodes, " + std::to_string(counts.constants) +

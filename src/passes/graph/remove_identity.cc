@@ -19,13 +19,13 @@ bool default_domain(const Node& n) { return n.domain().empty() || n.domain() == 
 // is_test = 0 (the executor and ONNX Runtime treat a missing is_test as inference), from opset
 // 12 through a training_mode input that is true or not a constant. Its mask output must be
 // unused: removing the node would leave it without a producer.
-bool dropout_is_identity(const Node& n, int64_t opset) {
+bool dropout_is_identity(const Node& n, int64_t opset, int64_t ir) {
   if (opset < 7) {
     const Attribute* is_test = n.attr("is_test");
     if (is_test != nullptr && is_test->i == 0) return false;
   }
   if (opset >= 12 && n.input(2) != nullptr) {
-    const Tensor* training = constant_value(n.input(2));
+    const Tensor* training = constant_value(n.input(2), ir);
     if (training == nullptr || training->dtype() != DType::kBool || training->element_count() != 1 ||
         training->bytes()[0] != std::byte{0})
       return false;
@@ -48,7 +48,7 @@ PassResult remove_identity(Model& model, PassContext& ctx) {
     for (Node* n : nodes) {
       if (!default_domain(*n)) continue;
       const bool identity = n->op_type() == "Identity";
-      if (!identity && !(n->op_type() == "Dropout" && dropout_is_identity(*n, opset))) continue;
+      if (!identity && !(n->op_type() == "Dropout" && dropout_is_identity(*n, opset, model.ir_version))) continue;
       Value* in = n->input(0);
       Value* out = n->output(0);
       if (in == nullptr || out == nullptr) continue;

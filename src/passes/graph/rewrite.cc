@@ -15,9 +15,21 @@ bool listed(const std::vector<Value*>& list, const Value* v) {
 bool is_graph_input(const Value* v) { return listed(v->graph()->inputs(), v); }
 bool is_graph_output(const Value* v) { return listed(v->graph()->outputs(), v); }
 
-const Tensor* constant_value(const Value* v) {
-  if (v == nullptr || !v->is_initializer() || is_graph_input(v)) return nullptr;
+const Tensor* constant_value(const Value* v, int64_t ir_version) {
+  if (v == nullptr || !v->is_initializer() || (ir_version >= 4 && is_graph_input(v))) return nullptr;
   return v->initializer();
+}
+
+void allow_initializers_without_inputs(Model& model, PassContext& ctx) {
+  if (model.ir_version >= 4) return;
+  bool needed = false;
+  model.graph->for_each_graph([&](const Graph& g) {
+    for (const Value* v : g.initializers()) needed = needed || !is_graph_input(v);
+  });
+  if (!needed) return;
+  ctx.warnings.push_back("IR version raised from " + std::to_string(model.ir_version) +
+                         " to 4: new initializers are not graph inputs, which IR 4 allows");
+  model.ir_version = 4;
 }
 
 bool bypass_node(Node* node, Value* in, Value* out) {

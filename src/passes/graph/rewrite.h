@@ -5,15 +5,24 @@
 #include <vector>
 
 #include "edgeq/ir/graph.h"
+#include "edgeq/passes/pass.h"
 
 namespace edgeq::passes {
 
 bool is_graph_input(const Value* v);
 bool is_graph_output(const Value* v);
 
-// An initializer that a node can rely on as a constant: not also a graph input (before IR 4 an
-// initializer listed as an input is only a default the caller may override).
-const Tensor* constant_value(const Value* v);
+// An initializer a node can rely on as a constant. From IR 4, an initializer also listed as a
+// graph input is only a default the caller may override, so it is not one. Before IR 4 every
+// initializer had to be listed as an input and ONNX Runtime never lets a caller override them
+// (Graph::CanOverrideInitializer): given the model's `ir_version`, they count as constants too.
+// Without it, the IR 4 rule applies (the safe side).
+const Tensor* constant_value(const Value* v, int64_t ir_version = 4);
+
+// Call after adding initializers. Before IR 4 every initializer also had to be a graph input;
+// rather than add inputs (the interface must not change), the model moves to IR 4, which
+// differs from IR 3 only in allowing that. Says so in ctx.warnings.
+void allow_initializers_without_inputs(Model& model, PassContext& ctx);
 
 // Removes `node`, whose output `out` carries the same value as `in`: every use of `out` now reads
 // `in`. When `out` is an output of its graph, `in` takes over its name and ValueInfo so the

@@ -99,7 +99,7 @@ struct WeightQuantizer::Spill {
 };
 
 WeightQuantizer::WeightQuantizer(const QuantizeOptions& options, PassContext& ctx, QuantizeSummary& summary)
-    : options_(options), ctx_(ctx), summary_(summary) {
+    : options_(options), ctx_(ctx), summary_(summary), pool_(std::make_unique<ThreadPool>(ctx.threads)) {
   if (options.spill_dir.empty()) return;
   // An unlinked scratch file beside the output: quantized weights are written there as they are
   // made and the writer streams them into the output's data file, so memory stays flat.
@@ -271,7 +271,7 @@ const QuantizedWeight& WeightQuantizer::weight(Graph& graph, Value* w, const Wei
 
   // Ranges per parameter: chunks of rows reduce into their own min/max, then combine (min and
   // max are exact, so the thread count never shows).
-  ThreadPool pool(ctx_.threads);
+  ThreadPool& pool = *pool_;
   const int64_t rows = layout.outer * layout.axis_dim;
   const int64_t rows_per_chunk = std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, layout.inner));
   const int64_t chunks = std::max<int64_t>(1, (rows + rows_per_chunk - 1) / rows_per_chunk);

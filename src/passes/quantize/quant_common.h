@@ -11,6 +11,10 @@
 #include "edgeq/passes/quantize.h"
 #include "edgeq/quant.h"
 
+namespace edgeq {
+class ThreadPool;
+}
+
 namespace edgeq::quantize {
 
 // ---- selectors ----
@@ -105,6 +109,7 @@ class WeightQuantizer {
   std::vector<std::pair<std::string, Value*>> renames_;  // original name → quantized value
   struct Spill;
   std::unique_ptr<Spill> spill_;
+  std::unique_ptr<ThreadPool> pool_;
 };
 
 // ---- graph edits ----
