@@ -150,7 +150,9 @@ class Planner {
         q.constants.push_back(idx);
         continue;
       }
-      if (!quantizable_activation(v)) return;
+      // A tensor already planned (a shared-range output) has its range from its source.
+      auto planned = p.range_of.find(p.resolve(v));
+      if (planned != p.range_of.end() ? !params(planned->second).has_value() : !quantizable_activation(v)) return;
       q.activations.push_back(idx);
     }
     if (q.activations.empty()) return;
