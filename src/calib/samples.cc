@@ -267,29 +267,23 @@ class RowSource final : public SampleSource {
   void plan() {
     EDGEQ_CHECK(!columns_.empty(), "a row source without columns");
     rows_ = columns_[0].second->rows;
+    // Axis 0 of the data is the model's batch axis (DESIGN.md): a fixed dim there sets the
+    // rows per run, a symbolic or unknown one takes options.batch rows.
     std::optional<int64_t> fixed_batch;
-    bool unbatched = false;
     for (auto& [input, col] : columns_) {
       if (col->rows != rows_)
         throw bad_data(path_, "arrays have different row counts: '" + columns_[0].first->name() + "' has " +
                                   std::to_string(rows_) + ", '" + input->name() + "' has " + std::to_string(col->rows));
       const auto& shape = input->info.tensor ? input->info.tensor->shape : std::nullopt;
-      if (!shape) continue;  // rank unknown: a free batch axis
-      if (shape->size() == col->row_dims.size()) {
-        unbatched = true;  // the model takes one sample without a batch axis
-      } else if (!shape->empty() && (*shape)[0].value) {
-        const int64_t b = *(*shape)[0].value;
-        if (fixed_batch && *fixed_batch != b)
-          throw bad_data(path_, "inputs have different fixed batch sizes (" + std::to_string(*fixed_batch) + " and " +
-                                    std::to_string(b) + ")");
-        fixed_batch = b;
-      }
+      if (!shape || shape->empty() || !(*shape)[0].value) continue;
+      const int64_t b = *(*shape)[0].value;
+      if (fixed_batch && *fixed_batch != b)
+        throw bad_data(path_, "inputs have different fixed batch sizes (" + std::to_string(*fixed_batch) + " and " +
+                                  std::to_string(b) + ")");
+      fixed_batch = b;
     }
-    unbatched_ = unbatched;
-    if (unbatched && fixed_batch && *fixed_batch != 1)
-      throw bad_data(path_, "inputs mix a batch axis of " + std::to_string(*fixed_batch) + " with inputs without one");
-    batch_ = unbatched ? 1 : fixed_batch ? *fixed_batch : std::max<int64_t>(1, options_.batch);
-    fixed_batch_ = unbatched || fixed_batch.has_value();
+    batch_ = fixed_batch ? std::max<int64_t>(1, *fixed_batch) : std::max<int64_t>(1, options_.batch);
+    fixed_batch_ = fixed_batch.has_value();
     if (rows_ == 0) throw bad_data(path_, "holds no samples (0 rows)");
     used_ = options_.max_samples > 0 ? std::min(rows_, options_.max_samples) : rows_;
     if (fixed_batch_ && used_ % batch_ != 0) {
@@ -313,7 +307,7 @@ class RowSource final : public SampleSource {
     batch.feeds.clear();
     for (auto& [input, col] : columns_) {
       std::vector<int64_t> dims = col->row_dims;
-      if (!unbatched_) dims.insert(dims.begin(), n);
+      dims.insert(dims.begin(), n);
       Tensor t = Tensor::allocate(col->dtype, dims);
       col->read(n, t.mutable_values<std::byte>());
       batch.feeds[input->name()] = RtValue(std::move(t));
@@ -339,7 +333,7 @@ class RowSource final : public SampleSource {
   DataOptions options_;
   std::vector<std::pair<Value*, std::unique_ptr<Column>>> columns_;
   int64_t rows_ = 0, used_ = 0, batch_ = 1, done_ = 0;
-  bool fixed_batch_ = false, unbatched_ = false;
+  bool fixed_batch_ = false;
 };
 
 // ---- Feeds given as they are, one file (or test-data folder) each.

@@ -315,8 +315,9 @@ QuantizeSummary quantize_static(Model& model, const QuantizeOptions& options, co
       for (Value* v : dropped)
         if (v->uses().empty() && v->is_initializer()) v->graph()->drop_initializer(v);
     }
-    g.remove_unused_values();
   }
+  // Only now: a weight of an outer graph may lose its last use in a later (inner) graph.
+  for (Graph* g : all_graphs(model)) g->remove_unused_values();
   weights.take_original_names();
   return summary;
 }
