@@ -12,6 +12,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev libcli11-dev libspdlog-dev
   libgtest-dev nlohmann-json3-dev libzstd-dev libstb-dev zlib1g-dev
   libonnx-testdata python3-onnx python3-numpy python3-jsonschema time dataset-fashion-mnist
+  chromium chromium-driver  # tests/e2e/report_formats.sh renders the HTML reports headless
 )
 command -v node > /dev/null || packages+=(nodejs)
 command -v npm > /dev/null || packages+=(npm)

@@ -13,6 +13,7 @@
 
 #include "edgeq/ir/graph.h"
 #include "edgeq/ir/onnx_io.h"
+#include "edgeq/report/render.h"
 
 namespace edgeq {
 
@@ -60,10 +61,27 @@ class ReportBuilder {
 
 void write_report(const nlohmann::json& report, const std::string& path);
 
+// Where a command's report goes: `path` (FILE.json) and, for each other format, FILE.md /
+// FILE.html beside it (edgeq/report/render.h). Commands take the formats from
+// `--report-format json,md,html` (help text: kReportFormatHelp) through parse_report_formats,
+// called before any work so an unknown format is a usage error (exit 2) that costs nothing.
+struct ReportOutput {
+  std::string path;
+  std::vector<std::string> formats{"json"};
+};
+inline constexpr const char* kReportFormatHelp =
+    "Report formats, comma-separated: json (always written), md (FILE.md: Markdown for a CI comment), "
+    "html (FILE.html: one self-contained page with charts)";
+
 // Writes a model and its report so that both appear or neither does: the report path is
 // checked (never the input, the output or its data file) and opened before the model is
 // written, and a report that then fails to write takes the model with it.
 // `finish` builds the report once the written files are known.
+// With a ReportOutput, every rendering is written the same way: all report files are opened
+// before the model, and if any of them fails, none of them and no model is left.
+SavedFiles save_model_and_report(const Model& model, const std::string& output,
+                                 const SaveOptions& options, const ReportOutput& report,
+                                 const std::function<nlohmann::json(const SavedFiles&)>& finish);
 SavedFiles save_model_and_report(const Model& model, const std::string& output,
                                  const SaveOptions& options, const std::string& report_path,
                                  const std::function<nlohmann::json(const SavedFiles&)>& finish);

@@ -25,6 +25,10 @@ void setup_run(CLI::App& command, Action& run);
 void setup_prepare(CLI::App& command, Action& run);
 void setup_calibrate(CLI::App& command, Action& run);
 void setup_quantize(CLI::App& command, Action& run);
+void setup_prune(CLI::App& command, Action& run);
+void setup_compare(CLI::App& command, Action& run);
+void setup_distill_targets(CLI::App& command, Action& run);
+void setup_eval(CLI::App& command, Action& run);
 
 // Splits "a,b,c" into {"a","b","c"}.
 std::vector<std::string> split_list(const std::string& text);

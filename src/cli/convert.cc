@@ -15,6 +15,7 @@ struct ConvertOptions {
   std::string output;
   bool external_data = false;
   std::string report;
+  std::string report_format = "json";
 };
 }  // namespace
 
@@ -25,8 +26,10 @@ void setup_convert(CLI::App& command, Action& run) {
   command.add_flag("--external-data", opts->external_data,
                    "Store initializers of 1 KiB and more in one external data file OUT.data");
   command.add_option("--report", opts->report, "Report file (default: <OUT stem>.report.json)");
+  command.add_option("--report-format", opts->report_format, kReportFormatHelp)->default_str("json");
   command.callback([opts, &run] {
     run = [opts] {
+      const std::vector<std::string> formats = parse_report_formats(opts->report_format);
       ReportBuilder report("convert", {{"external_data", opts->external_data}});
       ModelSource source;
       Model model = load_model(opts->input, &source);
@@ -38,7 +41,7 @@ void setup_convert(CLI::App& command, Action& run) {
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = opts->report.empty() ? default_report_path(opts->output) : opts->report;
-      SavedFiles saved = save_model_and_report(model, opts->output, save, report_path, [&](const SavedFiles& files) {
+      SavedFiles saved = save_model_and_report(model, opts->output, save, ReportOutput{report_path, formats}, [&](const SavedFiles& files) {
         report.set_output(model, files);
         return report.finish();
       });

@@ -23,6 +23,13 @@ constexpr edgeq::cli::CommandSpec kCommands[] = {
      edgeq::cli::setup_calibrate},
     {"quantize", "INT8 quantization: dynamic, or static (QDQ / QOperator) with --calib DATA; writes a report",
      edgeq::cli::setup_quantize},
+    {"prune", "Magnitude pruning (unstructured, N:M, channel) of Conv/Gemm/MatMul weights; writes a report",
+     edgeq::cli::setup_prune},
+    {"compare", "Reports side by side (size, bits per weight, accuracy), best per column marked; gates vs the first", edgeq::cli::setup_compare},
+    {"distill-targets", "Run a teacher over samples and write soft targets (.npz) for distillation; --student-width writes a pruned student",
+     edgeq::cli::setup_distill_targets},
+    {"eval", "Compare a compressed model with its float reference on samples (cosine, SQNR, top-1, per layer); writes a report",
+     edgeq::cli::setup_eval},
 };
 
 int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }

@@ -27,6 +27,7 @@ struct PrepareOptions {
   std::string passes = kDefaultPasses;
   bool list = false;
   std::string report;
+  std::string report_format = "json";
 };
 
 // m.onnx → m.prepared.onnx, beside the input.
@@ -44,6 +45,7 @@ void setup_prepare(CLI::App& command, Action& run) {
       ->default_str(kDefaultPasses);
   command.add_flag("--list", opts->list, "List the registered passes and exit");
   command.add_option("--report", opts->report, "Report file (default: <OUT stem>.report.json)");
+  command.add_option("--report-format", opts->report_format, kReportFormatHelp)->default_str("json");
   command.callback([opts, &run] {
     run = [opts] {
       if (opts->list) {
@@ -52,6 +54,7 @@ void setup_prepare(CLI::App& command, Action& run) {
         return 0;
       }
       if (opts->input.empty()) throw usage_error("prepare needs a MODEL (or --list)");
+      const std::vector<std::string> formats = parse_report_formats(opts->report_format);
       const std::vector<std::string> passes = split_list(opts->passes);
       if (passes.empty()) throw usage_error("--passes names no pass");
       // Unknown names fail here, before a large model is loaded for nothing.
@@ -86,7 +89,7 @@ void setup_prepare(CLI::App& command, Action& run) {
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = opts->report.empty() ? default_report_path(output) : opts->report;
-      SavedFiles saved = save_model_and_report(model, output, save, report_path, [&](const SavedFiles& files) {
+      SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, formats}, [&](const SavedFiles& files) {
         report.set_output(model, files);
         return report.finish();
       });

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
+#include "cli/report_flags.h"
 #include "common/atomic_file.h"
 #include "edgeq/calib/calibrate.h"
 #include "edgeq/error.h"
@@ -13,6 +14,7 @@
 #include "edgeq/passes/quantize.h"
 #include "edgeq/passes/upgrade_opset.h"
 #include "edgeq/report.h"
+#include "edgeq/report/render.h"
 
 namespace edgeq::cli {
 
@@ -37,6 +39,8 @@ struct QuantizeCliOptions {
   std::string calib_table;
   int threads = 0;
   std::string report;
+  std::string report_format = "json";
+  EvalFlags eval;  // --eval, --labels, --eval-samples, gates
 };
 
 std::string default_output(const std::string& input) {
@@ -157,10 +161,14 @@ void setup_quantize(CLI::App& command, Action& run) {
   command.add_option("--calib-table", o->calib_table, "Also write the calibration table (TSV) here");
   command.add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   command.add_option("--report", o->report, "Report file (default: <OUT stem>.report.json)");
+  command.add_option("--report-format", o->report_format, kReportFormatHelp)->default_str("json");
+  add_eval_flags(command, o->eval);
 
   command.callback([o, &run] {
     run = [o] {
+      const std::vector<std::string> report_formats = parse_report_formats(o->report_format);
       if (!o->int8) throw usage_error("choose a precision: --int8");
+      check_eval_flags(o->eval);
       const bool is_static = !o->calib.empty();
       if (!is_static) {
         if (o->format != "qdq") throw usage_error("--format qoperator needs --calib (static quantization)");
@@ -186,11 +194,11 @@ void setup_quantize(CLI::App& command, Action& run) {
                             " mode (these are: " + known + ")");
         }
       DataOptions data;
-      if (is_static) {
+      if (is_static || !o->eval.eval_data.empty()) {
         data = to_data_options(o->data);
         data.max_samples = o->calib_samples;
       } else if (!o->data.fixed_inputs.empty() || !o->data.image_size.empty()) {
-        throw usage_error("data flags (--fixed-input, --image-size, ...) need --calib");
+        throw usage_error("data flags (--fixed-input, --image-size, ...) need --calib or --eval");
       }
 
       nlohmann::json options = {{"int8", true},
@@ -209,6 +217,7 @@ void setup_quantize(CLI::App& command, Action& run) {
         if (o->method == "percentile") options["percentile"] = o->percentile;
         options["calib_samples"] = o->calib_samples;
       }
+      add_eval_options(options, o->eval);
       ReportBuilder report("quantize", options);
       ModelSource source;
       Model model = load_model(o->input, &source);
@@ -289,16 +298,23 @@ void setup_quantize(CLI::App& command, Action& run) {
                      after, 8.0 * static_cast<double>(after) / static_cast<double>(params));
       for (const auto& w : ctx.warnings) report.add_warning(w);
 
+      // The quantized model in memory against the float input, before anything is written.
+      const nlohmann::json accuracy = evaluate_for_report(o->eval, data, o->input, model, o->threads);
+
       SaveOptions save;
       save.source_had_external_data = !source.data_files.empty();
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = o->report.empty() ? default_report_path(output) : o->report;
       const nlohmann::json quant_section = summary_json(summary, *o, is_static, calib_samples, qoperator_nodes, opset_before, model.opset("").value_or(0));
-      SavedFiles saved = save_model_and_report(model, output, save, report_path, [&](const SavedFiles& files) {
+      bool gates_passed = true;
+      nlohmann::json gates;
+      SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, report_formats}, [&](const SavedFiles& files) {
         report.set_output(model, files);
         nlohmann::json j = report.finish();
         j["quantization"] = quant_section;
+        gates_passed = add_accuracy_and_gates(j, accuracy, o->eval);
+        if (j.contains("gates")) gates["gates"] = j["gates"];
         return j;
       });
       const uint64_t in_bytes = source.file_bytes + source.data_bytes;
@@ -306,7 +322,9 @@ void setup_quantize(CLI::App& command, Action& run) {
       std::cout << "quantized " << o->input << " -> " << saved.model_path << " (" << in_bytes << " -> " << out_bytes
                 << " bytes, " << fmt::format("{:.2f}", out_bytes ? double(in_bytes) / double(out_bytes) : 0.0)
                 << "x smaller)\nreport: " << report_path << "\n";
-      return 0;
+      print_accuracy(std::cout, accuracy);
+      print_gates(std::cout, gates);
+      return gates_passed ? 0 : error_kind_info(ErrorKind::kGateFailed).exit_code;
     };
   });
 }

@@ -18,4 +18,7 @@ PassResult upgrade_opset_pass(Model& model, PassContext& ctx);
 PassResult quantize_dynamic_pass(Model& model, PassContext& ctx);
 PassResult qdq_to_qoperator_pass(Model& model, PassContext& ctx);
 
+// prune/ (registered with default options; the prune command passes its own)
+PassResult prune_magnitude(Model& model, PassContext& ctx);
+
 }  // namespace edgeq::passes

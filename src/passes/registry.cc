@@ -24,6 +24,7 @@ const std::vector<PassInfo>& registered_passes() {
        passes::quantize_dynamic_pass},
       {"qdq_to_qoperator", "quantize", "Rewrite QDQ groups into QLinearConv, QLinearMatMul and com.microsoft QLinear* ops",
        passes::qdq_to_qoperator_pass},
+      {"prune_magnitude", "prune", "Unstructured magnitude pruning to 50 % over all eligible weights (edgeq prune for options)", passes::prune_magnitude},
   };
   return kPasses;
 }

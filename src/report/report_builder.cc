@@ -2,8 +2,10 @@
 // timing and the size section (true bytes on disk, per tensor, per op type, bits per weight).
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include "common/atomic_file.h"
 #include "edgeq/error.h"
@@ -25,6 +27,51 @@ std::vector<std::pair<std::string, int>> count_ops(const Model& model) {
       ++counts[(n->domain().empty() || n->domain() == "ai.onnx" ? "" : n->domain() + "::") + n->op_type()];
   });
   return {counts.begin(), counts.end()};
+}
+
+// A node of the written model counts as quantized when
+//   - it is a quantized op (is_quantized_op: QuantizeLinear, DequantizeLinear, QLinear*, *Integer, ...), or
+//   - it reads a constant through DequantizeLinear (its weights are stored as integers), or
+//   - it reads a DequantizeLinear output and every use of its outputs is a QuantizeLinear: a QDQ
+//     node group, which runtimes execute as one integer kernel;
+// every other node is float. Counted over all graphs, like count_ops.
+bool is_quantized_node(const Node& n) {
+  auto op_is = [](const Node* p, const char* op) {
+    return p != nullptr && p->op_type() == op &&
+           (p->domain().empty() || p->domain() == "ai.onnx" || p->domain() == "com.microsoft");
+  };
+  if (is_quantized_op(n.domain(), n.op_type())) return true;
+  bool reads_dequantized = false;
+  for (const Value* in : n.inputs()) {
+    if (in == nullptr || !op_is(in->producer(), "DequantizeLinear")) continue;
+    reads_dequantized = true;
+    const Value* stored = in->producer()->input(0);
+    if (stored != nullptr && (stored->is_initializer() || op_is(stored->producer(), "Constant"))) return true;
+  }
+  if (!reads_dequantized) return false;
+  bool any_use = false;
+  for (const Value* out : n.outputs()) {
+    if (out == nullptr) continue;
+    for (const Use& u : out->uses()) {
+      if (!op_is(u.node, "QuantizeLinear")) return false;
+      any_use = true;
+    }
+  }
+  return any_use;
+}
+
+json node_precision(const Model& model) {
+  std::map<std::string, std::pair<int, int>> counts;  // op → (quantized, float)
+  model.graph->for_each_graph([&](const Graph& g) {
+    for (const auto& n : g.nodes()) {
+      auto& c = counts[(n->domain().empty() || n->domain() == "ai.onnx" ? "" : n->domain() + "::") + n->op_type()];
+      ++(is_quantized_node(*n) ? c.first : c.second);
+    }
+  });
+  json rows = json::array();
+  for (const auto& [op, c] : counts)
+    rows.push_back({{"op_type", op}, {"quantized_nodes", c.first}, {"float_nodes", c.second}});
+  return rows;
 }
 
 json weight_totals(const std::vector<WeightInfo>& weights) {
@@ -77,12 +124,13 @@ void ReportBuilder::set_output(const Model& model, const SavedFiles& saved) {
   report_["output"] = {{"path", saved.model_path}, {"bytes", bytes_after_}, {"files", files}};
   after_ = collect_weights(model);
   ops_after_ = count_ops(model);
+  report_["size"]["node_precision"] = node_precision(model);
 }
 
 void ReportBuilder::add_warning(const std::string& warning) { report_["warnings"].push_back(warning); }
 
 json ReportBuilder::finish() {
-  json size;
+  json size = report_.value("size", json::object());  // set_output's node_precision
   size["bytes_before"] = bytes_before_;
   size["bytes_after"] = bytes_after_;
   size["ratio"] = bytes_after_ ? static_cast<double>(bytes_before_) / static_cast<double>(bytes_after_) : 0.0;
@@ -135,28 +183,50 @@ void write_report(const json& report, const std::string& path) {
 }
 
 SavedFiles save_model_and_report(const Model& model, const std::string& output,
-                                 const SaveOptions& options, const std::string& report_path,
+                                 const SaveOptions& options, const ReportOutput& report,
                                  const std::function<json(const SavedFiles&)>& finish) {
   if (output.empty()) throw usage_error("the output path is empty");
-  if (report_path.empty()) throw usage_error("the report path is empty");
+  if (report.path.empty()) throw usage_error("the report path is empty");
   std::vector<std::string> taken = options.protected_paths;
   taken.push_back(output);
   taken.push_back(external_data_path_for(output));
-  for (const auto& p : taken)
-    if (same_file(report_path, p))
-      throw usage_error("the report path '" + report_path + "' is the input, the output or a data file");
-  AtomicFile report(report_path);
+  // The report and each rendering: opened (as temporary files) before the model is written.
+  std::vector<std::string> formats = report.formats;
+  if (std::find(formats.begin(), formats.end(), "json") == formats.end()) formats.insert(formats.begin(), "json");
+  std::vector<std::pair<std::string, std::unique_ptr<AtomicFile>>> files;
+  for (const auto& format : formats) {
+    const std::string path = report_path_for_format(report.path, format);
+    for (const auto& p : taken)
+      if (same_file(path, p))
+        throw usage_error("the report path '" + path + "' is the input, the output or a data file");
+    taken.push_back(path);
+    files.emplace_back(format, std::make_unique<AtomicFile>(path));
+  }
   SavedFiles saved = save_model(model, output, options);
+  std::vector<std::string> committed;
   try {
-    const std::string text = finish(saved).dump(2) + "\n";
-    report.write_all(text.data(), text.size());
-    report.commit();
+    const json j = finish(saved);
+    for (auto& [format, file] : files) {
+      const std::string text = render_report(j, format);
+      file->write_all(text.data(), text.size());
+    }
+    for (auto& [format, file] : files) {
+      file->commit();
+      committed.push_back(file->final_path());
+    }
   } catch (...) {
+    for (const auto& p : committed) ::unlink(p.c_str());
     ::unlink(saved.model_path.c_str());
     if (!saved.data_path.empty()) ::unlink(saved.data_path.c_str());
     throw;
   }
   return saved;
+}
+
+SavedFiles save_model_and_report(const Model& model, const std::string& output,
+                                 const SaveOptions& options, const std::string& report_path,
+                                 const std::function<json(const SavedFiles&)>& finish) {
+  return save_model_and_report(model, output, options, ReportOutput{report_path, {"json"}}, finish);
 }
 
 }  // namespace edgeq

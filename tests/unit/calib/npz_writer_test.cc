@@ -1,6 +1,8 @@
 // The streaming .npz writer, read back by edgeq's own archive reader (list_npz / NpyStream),
 // checked byte by byte against the ZIP fields (CRC-32 from zlib over what is in the file), and —
 // when Debian's /usr/bin/python3 with numpy is there — by numpy.load(allow_pickle=False).
+#include "edgeq/data/npz_writer.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -11,7 +13,6 @@
 
 #include "../ir/test_util.h"
 #include "edgeq/data/npy.h"
-#include "edgeq/data/npz_writer.h"
 #include "edgeq/error.h"
 
 namespace edgeq {
@@ -19,7 +20,8 @@ namespace {
 
 uint32_t u32_at(const std::string& b, size_t at) {
   uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 
@@ -40,7 +42,8 @@ Written write_sample(const std::string& path, int64_t rows, NpzWriterOptions opt
     std::vector<float> f(static_cast<size_t>(n * 3));
     std::vector<int64_t> i(static_cast<size_t>(n));
     for (int64_t r = 0; r < n; ++r) {
-      for (int64_t c = 0; c < 3; ++c) f[static_cast<size_t>(r * 3 + c)] = 0.5f * static_cast<float>(done + r) + c;
+      for (int64_t c = 0; c < 3; ++c)
+        f[static_cast<size_t>(r * 3 + c)] = 0.5f * static_cast<float>(done + r) + c;
       i[static_cast<size_t>(r)] = done + r;
     }
     w.append(fid, f.data(), n);
@@ -83,7 +86,8 @@ void expect_reads_back(const std::string& path, int64_t rows, const Written& exp
   for (const NpzMember& m : members) {
     size_t header = bytes.rfind("PK\x03\x04", m.data_offset);
     ASSERT_NE(header, std::string::npos);
-    const uLong crc = ::crc32(::crc32(0, nullptr, 0), reinterpret_cast<const Bytef*>(bytes.data() + m.data_offset),
+    const uLong crc = ::crc32(::crc32(0, nullptr, 0),
+                              reinterpret_cast<const Bytef*>(bytes.data() + m.data_offset),
                               static_cast<uInt>(m.uncompressed));
     EXPECT_EQ(u32_at(bytes, header + 14), static_cast<uint32_t>(crc)) << m.name;
   }
@@ -91,7 +95,8 @@ void expect_reads_back(const std::string& path, int64_t rows, const Written& exp
   const std::string meta = bytes.substr(members[2].data_offset, members[2].uncompressed);
   const std::string text = "{\"T\": 4, \"name\": \"caf\xc3\xa9\"}";
   const size_t points = text.size() - 1;
-  EXPECT_NE(meta.find("'descr': '<U" + std::to_string(points) + "'"), std::string::npos) << meta.substr(0, 128);
+  EXPECT_NE(meta.find("'descr': '<U" + std::to_string(points) + "'"), std::string::npos)
+      << meta.substr(0, 128);
   EXPECT_NE(meta.find("'shape': ()"), std::string::npos);
   const std::string data = meta.substr(meta.size() - 4 * points);
   EXPECT_EQ(u32_at(data, 0), static_cast<uint32_t>('{'));
@@ -109,7 +114,8 @@ bool numpy_agrees(const std::string& path, int64_t rows) {
       "assert z.files == ['feat', 'index', 'meta'], z.files\n"
       "f = z['feat']; i = z['index']\n"
       "assert f.shape == (n, 3) and f.dtype == np.float32, (f.shape, f.dtype)\n"
-      "assert (f == 0.5 * np.arange(n, dtype=np.float32)[:, None] + np.arange(3, dtype=np.float32)).all()\n"
+      "assert (f == 0.5 * np.arange(n, dtype=np.float32)[:, None] + np.arange(3, "
+      "dtype=np.float32)).all()\n"
       "assert i.dtype == np.int64 and (i == np.arange(n)).all()\n"
       "m = json.loads(str(z['meta']))\n"
       "assert m == {'T': 4, 'name': 'caf\\u00e9'}, m\n"
@@ -131,10 +137,12 @@ TEST(NpzWriter, StreamsRowsIntoAnArchiveNumpyReads) {
   const int64_t rows = 1000;
   const Written w = write_sample(path, rows, small);
   expect_reads_back(path, rows, w);
-  if (!numpy_agrees(path, rows)) GTEST_LOG_(INFO) << "no /usr/bin/python3 with numpy: numpy check skipped";
+  if (!numpy_agrees(path, rows))
+    GTEST_LOG_(INFO) << "no /usr/bin/python3 with numpy: numpy check skipped";
   // Only the archive is left in the folder.
   int entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir.path())) entries += e.path().filename() != "out.npz";
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    entries += e.path().filename() != "out.npz";
   EXPECT_EQ(entries, 0);
 }
 

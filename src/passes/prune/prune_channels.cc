@@ -1,0 +1,938 @@
+// prune_channels: structured pruning that really shrinks the graph.
+//
+// Analysis walks the main graph in node order and gives every value that carries prunable
+// channels a Channels record: for each position along its channel axis, the "atom" it holds.
+// A producer (Conv/ConvTranspose/Gemm/MatMul with a constant weight) creates fresh atoms, one per
+// output channel, in its own "space"; channel-local ops pass atoms through; an op that ties two
+// tensors channel by channel (Add, Mul, depthwise Conv, Concat along another axis) unites their
+// atoms (union-find), and the spaces they came from become one group. Concat along the channel
+// axis concatenates atom lists, so its consumer's input channels map back to each branch.
+// Anything else that reads atoms is a barrier: the groups it touches stay dense.
+//
+// Decision: per group, each atom class (atoms united together) is scored by the sum of its
+// atoms' weight norms, and the round(S × classes) lowest classes are removed.
+//
+// Rewrite: every constant that lines up with a channel axis (weights on their output or input
+// axis, biases, BatchNormalization parameters, per-channel Add/Mul constants) was recorded as a
+// cut during analysis; the positions whose atom was removed are sliced out. Removing a channel
+// this way is exact: its values only ever reach the input channels of consumers that are cut
+// too, so the pruned model computes what the original computes with those consumer input
+// channels zeroed.
+#include "passes/prune/prune_channels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "edgeq/error.h"
+#include "edgeq/report.h"
+#include "passes/graph/rewrite.h"
+#include "passes/prune/prune_common.h"
+
+namespace edgeq {
+
+namespace {
+
+using passes::is_graph_input;
+using passes::is_graph_output;
+
+bool default_domain(const Node& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
+
+class UnionFind {
+ public:
+  int add() {
+    parent_.push_back(static_cast<int>(parent_.size()));
+    return static_cast<int>(parent_.size()) - 1;
+  }
+  int size() const { return static_cast<int>(parent_.size()); }
+  int find(int x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void unite(int a, int b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent_[std::max(a, b)] = std::min(a, b);  // smallest id is the root
+  }
+
+ private:
+  std::vector<int> parent_;
+};
+
+// The channel axis of a value and the atom at each of its positions.
+struct Channels {
+  std::vector<int> atoms;
+  int from_end = 0;  // channel axis counted from the last axis: broadcasting aligns right
+  int rank = -1;     // -1: unknown
+  std::optional<int64_t> inner;  // product of the dims after the channel axis, when known
+};
+
+// Ops that compute each element from the same element of their first input (other inputs are
+// scalars by the spec: Clip's bounds, Dropout's ratio).
+const std::set<std::string> kChannelLocalUnary = {
+    "Relu", "LeakyRelu", "Sigmoid",         "HardSigmoid", "HardSwish", "Tanh",    "Elu",  "Selu",
+    "Celu", "Softplus",  "Softsign",        "Gelu",        "Erf",       "Abs",     "Neg",  "Exp",
+    "Log",  "Sqrt",      "Reciprocal",      "Floor",       "Ceil",      "Round",   "Sign", "Sin",
+    "Cos",  "Mish",      "ThresholdedRelu", "Clip",        "Identity",  "Dropout", "Cast"};
+// Elementwise with multidirectional broadcasting (ONNX "Broadcasting.md"); PRelu's slope
+// broadcasts unidirectionally, which the same per-input check covers.
+const std::set<std::string> kBroadcast = {"Add", "Sub", "Mul", "Div",  "Pow",
+                                          "Max", "Min", "Sum", "Mean", "PRelu"};
+const std::set<std::string> kPools = {"MaxPool",           "AveragePool",   "LpPool",
+                                      "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"};
+
+std::optional<std::vector<int64_t>> static_shape(const Value* v) {
+  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return std::nullopt;
+  std::vector<int64_t> dims;
+  for (const Dim& d : *v->info.tensor->shape) {
+    if (!d.value) return std::nullopt;
+    dims.push_back(*d.value);
+  }
+  return dims;
+}
+
+int known_rank(const Value* v) {
+  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return -1;
+  return static_cast<int>(v->info.tensor->shape->size());
+}
+
+// Product of the last `n` dims, when the shape is static.
+std::optional<int64_t> trailing_product(const Value* v, int n) {
+  auto s = static_shape(v);
+  if (!s || static_cast<int>(s->size()) < n) return std::nullopt;
+  int64_t p = 1;
+  for (size_t i = s->size() - static_cast<size_t>(n); i < s->size(); ++i) p *= (*s)[i];
+  return p;
+}
+
+// Bytes per element when the tensor can be sliced element by element (not strings, not packed
+// sub-byte types).
+size_t element_bytes(const Tensor& t) {
+  const uint64_t n = t.element_count();
+  if (t.dtype() == DType::kString || n == 0 || t.byte_size() % n != 0) return 0;
+  return static_cast<size_t>(t.byte_size() / n);
+}
+
+// The tensor without the positions whose keep flag is false, axis by axis (an empty list keeps
+// the whole axis).
+Tensor slice_tensor(const Tensor& t, const std::vector<std::vector<bool>>& keep) {
+  const auto& d = t.dims();
+  const size_t es = element_bytes(t);
+  EDGEQ_CHECK(es > 0 && keep.size() == d.size(), "prune_channels: cannot slice tensor");
+  std::vector<std::vector<int64_t>> idx(d.size());
+  std::vector<int64_t> out_dims(d.size());
+  for (size_t a = 0; a < d.size(); ++a) {
+    for (int64_t i = 0; i < d[a]; ++i)
+      if (keep[a].empty() || keep[a][static_cast<size_t>(i)]) idx[a].push_back(i);
+    out_dims[a] = static_cast<int64_t>(idx[a].size());
+  }
+  std::vector<int64_t> stride(d.size(), 1);
+  for (size_t a = d.size(); a-- > 1;) stride[a - 1] = stride[a] * d[a];
+  Tensor out = Tensor::allocate(t.dtype(), out_dims);
+  uint64_t count = 1;
+  for (int64_t x : out_dims) count *= static_cast<uint64_t>(x);
+  if (count == 0) return out;
+  const std::byte* src = t.bytes().data();
+  std::byte* dst = out.mutable_values<std::byte>();
+  std::vector<size_t> pos(d.size(), 0);  // odometer over the kept indices
+  for (uint64_t o = 0; o < count; ++o) {
+    int64_t off = 0;
+    for (size_t a = 0; a < d.size(); ++a) off += idx[a][pos[a]] * stride[a];
+    std::memcpy(dst + o * es, src + static_cast<size_t>(off) * es, es);
+    for (size_t a = d.size(); a-- > 0;) {
+      if (++pos[a] < idx[a].size()) break;
+      pos[a] = 0;
+    }
+  }
+  return out;
+}
+
+// L1 or L2 norm of each slice of a float32 tensor along `axis`.
+std::vector<double> channel_norms(const Tensor& w, int axis, bool l1) {
+  const auto& d = w.dims();
+  const int64_t channels = d[static_cast<size_t>(axis)];
+  int64_t stride = 1;
+  for (size_t a = static_cast<size_t>(axis) + 1; a < d.size(); ++a) stride *= d[a];
+  std::vector<double> norms(static_cast<size_t>(channels), 0.0);
+  auto v = w.values<float>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<size_t>((static_cast<int64_t>(i) / stride) % channels);
+    const double x = v[i];
+    norms[c] += l1 ? std::abs(x) : x * x;
+  }
+  if (!l1)
+    for (double& n : norms) n = std::sqrt(n);
+  return norms;
+}
+
+std::string dims_text(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+enum class Role {
+  kProducer,   // its output channels are a space of their own
+  kDepthwise,  // group = channels, one filter per channel: its channels are its input's
+  kOther,      // neither (grouped Conv, batched MatMul weight): a barrier
+};
+
+// One eligible node: Conv/ConvTranspose/Gemm/MatMul with a constant float32 weight.
+struct Layer {
+  Node* node = nullptr;
+  Role role = Role::kOther;
+  std::string reason;          // why its output channels stay, as far as the node itself says
+  int space = -1;              // kProducer: the space it created
+  std::vector<int> out_atoms;  // the atoms of its output channels (none: not followed)
+  std::string weight;
+  std::vector<int64_t> shape_before;
+  int64_t params = 0;
+  std::optional<double> sparsity;  // from the schedule
+};
+
+// Constant input `input` of `node` loses the positions whose atom is removed, along each axis.
+struct Cut {
+  Node* node;
+  int input;
+  std::vector<std::pair<int, std::vector<int>>> axes;
+};
+
+class ChannelPruner {
+ public:
+  ChannelPruner(Model& model, const PruneOptions& options, PassContext& ctx)
+      : model_(model), g_(*model.graph), options_(options), ctx_(ctx) {}
+
+  PruneSummary run();
+
+ private:
+  // ---- analysis ----
+  const Tensor* constant(const Value* v) const;
+  const Channels* channels(const Value* v) const {
+    auto it = chan_.find(v);
+    return it == chan_.end() ? nullptr : &it->second;
+  }
+  int new_space(const std::string& reason) {
+    space_reason_.push_back(reason);
+    return spaces_.add();
+  }
+  std::vector<int> new_atoms(int space, int64_t count) {
+    std::vector<int> atoms;
+    for (int64_t i = 0; i < count; ++i) {
+      atoms.push_back(atoms_.add());
+      atom_space_.push_back(space);
+      atom_score_.push_back(0.0);
+    }
+    return atoms;
+  }
+  void unite_atoms(const std::vector<int>& a, const std::vector<int>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      atoms_.unite(a[i], b[i]);
+      spaces_.unite(atom_space_[a[i]], atom_space_[b[i]]);
+    }
+  }
+  void block(const std::vector<int>& atoms, const std::string& reason) {
+    for (int a : atoms) {
+      std::string& r = space_reason_[atom_space_[a]];
+      if (r.empty()) r = reason;
+    }
+  }
+  // Blocks every channel input of `n`: `n` cannot follow them.
+  void barrier(const Node& n, const std::string& why = "") {
+    for (const Value* in : n.inputs())
+      if (const Channels* c = channels(in))
+        block(c->atoms, "reaches " + n.describe() + (why.empty() ? "" : " (" + why + ")"));
+  }
+  void set_channels(Value* v, Channels c);
+  void add_cut(Node* n, int input, int axis, const std::vector<int>& atoms);
+
+  void collect_layers();
+  void visit(Node& n);
+  void visit_layer(Node& n, Layer& layer);
+  void consume(Node& n);
+  void follow_unary(Node& n);
+  void follow_broadcast(Node& n);
+  void follow_norm(Node& n);
+  void follow_pool(Node& n);
+  void follow_flatten(Node& n);
+  void follow_concat(Node& n);
+
+  // ---- decision and rewrite ----
+  void decide();
+  bool removed(int atom) { return removed_class_[static_cast<size_t>(atoms_.find(atom))]; }
+  std::vector<int> kept(const std::vector<int>& atoms) {
+    std::vector<int> k;
+    for (int a : atoms)
+      if (!removed(a)) k.push_back(a);
+    return k;
+  }
+  void apply();
+
+  Model& model_;
+  Graph& g_;
+  const PruneOptions& options_;
+  PassContext& ctx_;
+
+  UnionFind atoms_, spaces_;
+  std::vector<int> atom_space_;
+  std::vector<double> atom_score_;
+  std::vector<std::string> space_reason_;  // non-empty: the space (and its group) stays dense
+  std::map<int, double> space_sparsity_;   // scheduled sparsity of a producer's space
+  std::unordered_map<const Value*, Channels> chan_;
+  std::vector<Layer> layers_;
+  std::unordered_map<const Node*, size_t> layer_of_;
+  std::vector<Cut> cuts_;
+  std::vector<std::pair<Node*, std::vector<int>>> depthwise_;  // group attribute follows
+  std::vector<char> removed_class_;
+  int prunable_groups_ = 0;  // groups free to lose channels
+};
+
+const Tensor* ChannelPruner::constant(const Value* v) const {
+  if (v == nullptr) return nullptr;
+  if (const Tensor* t = passes::constant_value(v, model_.ir_version)) return t;
+  const Node* p = v->producer();
+  if (p != nullptr && default_domain(*p) && p->op_type() == "Constant" && p->output(0) == v) {
+    const Attribute* a = p->attr("value");
+    if (a != nullptr && a->type == AttrType::kTensor && !a->tensors.empty()) return &a->tensors[0];
+  }
+  return nullptr;
+}
+
+void ChannelPruner::set_channels(Value* v, Channels c) {
+  if (v == nullptr) return;
+  if (c.from_end == 0) c.inner = 1;
+  if (is_graph_output(v)) block(c.atoms, "reaches the graph output '" + v->name() + "'");
+  for (const Use& u : v->uses())
+    if (u.node->graph() != &g_) block(c.atoms, "'" + v->name() + "' is read inside a subgraph");
+  chan_[v] = std::move(c);
+}
+
+void ChannelPruner::add_cut(Node* n, int input, int axis, const std::vector<int>& atoms) {
+  for (Cut& c : cuts_)
+    if (c.node == n && c.input == input) {
+      c.axes.emplace_back(axis, atoms);
+      return;
+    }
+  cuts_.push_back({n, input, {{axis, atoms}}});
+}
+
+// The eligible layers are pruning::find_candidates' (constant float32 initializer weights) read by
+// one node of the main graph; pruning::dense_reason gives the option defaults (excluded, first /
+// last layer, fewer than min_params, schedule). A depthwise Conv follows its input's channels,
+// so min_params does not apply to it: its own size says nothing about the channels it follows.
+void ChannelPruner::collect_layers() {
+  const std::vector<pruning::Candidate> candidates = pruning::find_candidates(model_);
+  PruneOptions follower_options = options_;
+  follower_options.min_params = 0;
+  for (size_t ci = 0; ci < candidates.size(); ++ci) {
+    const pruning::Candidate& c = candidates[ci];
+    for (Node* n : c.nodes) {
+      if (n->graph() != &g_) continue;
+      const Tensor& w = *c.weight->initializer();
+      Layer l;
+      l.node = n;
+      l.weight = c.weight->name();
+      l.shape_before = w.dims();
+      l.params = static_cast<int64_t>(w.element_count());
+      const std::string& op = n->op_type();
+      const size_t rank = w.dims().size();
+      if (passes::constant_value(c.weight, model_.ir_version) == nullptr) {
+        l.reason = c.blocked;  // a caller may override it: not a constant
+      } else if (op == "Conv" || op == "ConvTranspose") {
+        const int64_t group = n->attr_int("group", 1);
+        if (rank < 3)
+          l.reason = "weight of rank " + std::to_string(rank);
+        else if (group == 1)
+          l.role = Role::kProducer;
+        else if (op == "Conv" && w.dims()[1] == 1 && w.dims()[0] == group)
+          l.role = Role::kDepthwise;
+        else
+          l.reason = "grouped convolution (group=" + std::to_string(group) + ")";
+      } else if (rank == 2) {
+        l.role = Role::kProducer;
+      } else {
+        l.reason = "weight of rank " + std::to_string(rank);
+      }
+      std::string dense = pruning::dense_reason(
+          c, ci, candidates.size(), l.role == Role::kDepthwise ? follower_options : options_);
+      if (dense.empty() && c.nodes.size() > 1)
+        dense = "weight shared by " + std::to_string(c.nodes.size()) + " layers";
+      if (l.reason.empty()) l.reason = dense;
+      if (const double* s = pruning::scheduled_sparsity(c, options_)) l.sparsity = *s;
+      layer_of_[n] = layers_.size();
+      layers_.push_back(std::move(l));
+    }
+  }
+  std::unordered_map<const Node*, size_t> order;
+  for (const auto& n : g_.nodes()) order.emplace(n.get(), order.size());
+  std::stable_sort(layers_.begin(), layers_.end(),
+                   [&](const Layer& a, const Layer& b) { return order[a.node] < order[b.node]; });
+  for (size_t i = 0; i < layers_.size(); ++i) layer_of_[layers_[i].node] = i;
+}
+
+void ChannelPruner::visit(Node& n) {
+  auto it = layer_of_.find(&n);
+  if (it != layer_of_.end()) {
+    visit_layer(n, layers_[it->second]);
+    return;
+  }
+  bool reads_channels = false;
+  for (const Value* in : n.inputs()) reads_channels = reads_channels || channels(in) != nullptr;
+  if (!reads_channels) return;
+  const std::string& op = n.op_type();
+  if (!default_domain(n) || !n.subgraphs().empty())
+    barrier(n);
+  else if (kChannelLocalUnary.count(op))
+    follow_unary(n);
+  else if (kBroadcast.count(op))
+    follow_broadcast(n);
+  else if (op == "BatchNormalization" || op == "InstanceNormalization")
+    follow_norm(n);
+  else if (kPools.count(op))
+    follow_pool(n);
+  else if (op == "Flatten")
+    follow_flatten(n);
+  else if (op == "Concat")
+    follow_concat(n);
+  else
+    barrier(n);
+}
+
+// The node reads its input's channels through its weight's input-channel axis.
+void ChannelPruner::consume(Node& n) {
+  for (size_t i = 1; i < n.inputs().size(); ++i)
+    if (channels(n.input(i))) {
+      barrier(n, "channels reach a weight or bias input");
+      return;
+    }
+  const Channels* in = channels(n.input(0));
+  if (in == nullptr) return;
+  if (options_.exclude_nodes.count(n.name())) {
+    barrier(n, "excluded");
+    return;
+  }
+  const std::string& op = n.op_type();
+  const auto& w = constant(n.input(1))->dims();
+  const auto size = static_cast<int64_t>(in->atoms.size());
+  const int r = static_cast<int>(w.size());
+  int axis = -1;
+  if (op == "Conv" || op == "ConvTranspose") {
+    const int64_t per_group = op == "Conv" ? w[1] : w[0];
+    if (in->from_end == r - 2 && (in->rank < 0 || in->rank == r) && per_group == size)
+      axis = op == "Conv" ? 1 : 0;
+  } else if (op == "Gemm") {
+    const bool trans_b = n.attr_int("transB", 0) != 0;
+    if (n.attr_int("transA", 0) == 0 && in->from_end == 0 && (trans_b ? w[1] : w[0]) == size)
+      axis = trans_b ? 1 : 0;
+  } else if (op == "MatMul") {
+    if (in->from_end == 0 && w[0] == size) axis = 0;
+  }
+  if (axis < 0) {
+    barrier(n, "its input channels do not line up with the weight");
+    return;
+  }
+  add_cut(&n, 1, axis, in->atoms);
+}
+
+void ChannelPruner::visit_layer(Node& n, Layer& layer) {
+  if (layer.role == Role::kOther) {
+    barrier(n, layer.reason);
+    return;
+  }
+  const Tensor& w = *constant(n.input(1));
+  const int r = static_cast<int>(w.dims().size());
+  const std::string& op = n.op_type();
+  if (layer.role == Role::kDepthwise) {
+    const Channels* in = channels(n.input(0));
+    if (in == nullptr) {
+      if (layer.reason.empty())
+        layer.reason = "depthwise convolution whose input channels are not pruned";
+      return;
+    }
+    const Tensor* bias = constant(n.input(2));
+    std::string why = layer.reason;
+    if (in->from_end != r - 2 || (in->rank >= 0 && in->rank != r) ||
+        static_cast<int64_t>(in->atoms.size()) != w.dims()[0])
+      why = "its input channels do not line up with the weight";
+    else if (n.input(2) && (bias == nullptr || bias->dims() != std::vector<int64_t>{w.dims()[0]} ||
+                            element_bytes(*bias) == 0))
+      why = "bias is not a constant vector";
+    for (size_t i = 1; i < n.inputs().size(); ++i)
+      if (channels(n.input(i))) why = "channels reach a weight or bias input";
+    if (!why.empty()) {
+      barrier(n, why);
+      return;
+    }
+    add_cut(&n, 1, 0, in->atoms);
+    if (n.input(2)) add_cut(&n, 2, 0, in->atoms);
+    const auto norms = channel_norms(w, 0, options_.l1);
+    for (size_t c = 0; c < norms.size(); ++c)
+      atom_score_[static_cast<size_t>(in->atoms[c])] += norms[c];
+    depthwise_.emplace_back(&n, in->atoms);
+    layer.out_atoms = in->atoms;
+    Channels out = *in;
+    out.inner = trailing_product(n.output(0), r - 2);
+    set_channels(n.output(0), std::move(out));
+    return;
+  }
+
+  consume(n);
+
+  // Output channels: axis of the weight, count, and where the channel axis sits in the output.
+  int out_axis = 0;
+  Channels out;
+  if (op == "Conv") {
+    out_axis = 0;
+    out.from_end = r - 2;
+    out.rank = r;
+  } else if (op == "ConvTranspose") {
+    out_axis = 1;
+    out.from_end = r - 2;
+    out.rank = r;
+  } else if (op == "Gemm") {
+    out_axis = n.attr_int("transB", 0) != 0 ? 0 : 1;
+    out.rank = 2;
+  } else {  // MatMul [..., K] × [K, N]
+    out_axis = 1;
+    out.rank = known_rank(n.output(0));
+  }
+  const int64_t channel_count = w.dims()[static_cast<size_t>(out_axis)];
+  std::string why = layer.reason;
+  // The bias must be cut with the channels: Conv's B is [M]; Gemm's C broadcasts to [M, N].
+  int bias_axis = -1;
+  if (op != "MatMul" && n.input(2) != nullptr) {
+    const Tensor* b = constant(n.input(2));
+    const int rb = b ? static_cast<int>(b->dims().size()) : 0;
+    if (b == nullptr || element_bytes(*b) == 0) {
+      if (why.empty()) why = "bias is not a constant";
+    } else if (op == "Gemm" && (rb == 0 || b->dims().back() == 1)) {
+      // broadcast along the channels: nothing to cut
+    } else if (rb >= 1 && b->dims().back() == channel_count && (op == "Gemm" || rb == 1)) {
+      bias_axis = rb - 1;
+    } else if (why.empty()) {
+      why = "bias of shape " + dims_text(b->dims()) + " does not follow the channels";
+    }
+  }
+  const int space = new_space(why.empty() ? why : n.describe() + ": " + why);
+  layer.space = space;
+  if (layer.sparsity) space_sparsity_[space] = *layer.sparsity;
+  layer.out_atoms = new_atoms(space, channel_count);
+  if (why.empty()) layer.reason.clear();
+  add_cut(&n, 1, out_axis, layer.out_atoms);
+  if (bias_axis >= 0) add_cut(&n, 2, bias_axis, layer.out_atoms);
+  const auto norms = channel_norms(w, out_axis, options_.l1);
+  for (size_t c = 0; c < norms.size(); ++c)
+    atom_score_[static_cast<size_t>(layer.out_atoms[c])] += norms[c];
+  out.atoms = layer.out_atoms;
+  out.inner =
+      out.from_end == 0 ? std::optional<int64_t>(1) : trailing_product(n.output(0), out.from_end);
+  for (size_t k = 1; k < n.outputs().size(); ++k)
+    if (n.output(k) && (!n.output(k)->uses().empty() || is_graph_output(n.output(k))))
+      block(out.atoms, n.describe() + " has extra outputs");
+  set_channels(n.output(0), std::move(out));
+}
+
+void ChannelPruner::follow_unary(Node& n) {
+  for (size_t i = 1; i < n.inputs().size(); ++i)
+    if (channels(n.input(i))) {
+      barrier(n, "channels reach a parameter input");
+      return;
+    }
+  const Channels* in = channels(n.input(0));
+  if (in == nullptr) {
+    barrier(n);
+    return;
+  }
+  // Dropout's mask has the data's shape: it carries the same channels.
+  for (Value* out : n.outputs())
+    if (out) set_channels(out, *in);
+}
+
+void ChannelPruner::follow_broadcast(Node& n) {
+  const Channels* first = nullptr;
+  for (const Value* in : n.inputs())
+    if ((first = channels(in))) break;
+  const int f = first->from_end;
+  const auto C = static_cast<int64_t>(first->atoms.size());
+  std::vector<std::pair<int, int>> cuts;  // (input, axis)
+  std::vector<const Channels*> ties;
+  bool inner_kept = true;
+  int rank = first->rank;
+  for (size_t i = 0; i < n.inputs().size(); ++i) {
+    const Value* v = n.input(i);
+    if (v == nullptr) continue;
+    if (const Channels* c = channels(v)) {
+      if (c->from_end != f || static_cast<int64_t>(c->atoms.size()) != C) {
+        barrier(n, "channel axes do not line up");
+        return;
+      }
+      ties.push_back(c);
+      inner_kept = inner_kept && c->inner == first->inner;
+      rank = (rank < 0 || c->rank < 0) ? -1 : std::max(rank, c->rank);
+      continue;
+    }
+    std::vector<int64_t> dims;
+    const Tensor* t = constant(v);
+    if (t) {
+      dims = t->dims();
+    } else if (auto s = static_shape(v)) {
+      dims = *s;
+    } else {
+      barrier(n, "input '" + v->name() + "' has an unknown shape");
+      return;
+    }
+    const int rc = static_cast<int>(dims.size());
+    if (rank >= 0) rank = std::max(rank, rc);
+    for (int k = 0; k < std::min(rc, f); ++k) inner_kept = inner_kept && dims[rc - 1 - k] == 1;
+    if (rc <= f) continue;  // no channel axis in this input
+    const int axis = rc - 1 - f;
+    if (dims[axis] == 1) continue;  // broadcast along the channels
+    if (dims[axis] != C || t == nullptr || element_bytes(*t) == 0) {
+      barrier(n, "input '" + v->name() + "' does not broadcast per channel");
+      return;
+    }
+    cuts.emplace_back(static_cast<int>(i), axis);
+  }
+  for (const Channels* c : ties) unite_atoms(first->atoms, c->atoms);
+  for (auto [input, axis] : cuts) add_cut(&n, input, axis, first->atoms);
+  Channels out = *first;
+  out.rank = rank;
+  if (!inner_kept) out.inner = trailing_product(n.output(0), f);
+  set_channels(n.output(0), std::move(out));
+}
+
+// BatchNormalization / InstanceNormalization: per-channel parameters along axis 1.
+void ChannelPruner::follow_norm(Node& n) {
+  const Channels* in = channels(n.input(0));
+  const bool bn = n.op_type() == "BatchNormalization";
+  const size_t params = bn ? 5 : 3;
+  std::string why;
+  if (in == nullptr || in->rank < 2 || in->from_end != in->rank - 2)
+    why = "channels are not on axis 1";
+  else if (bn && (n.attr_int("training_mode", 0) != 0 || n.attr_int("spatial", 1) != 1))
+    why = "training mode";
+  else if (n.inputs().size() != params)
+    why = "unexpected inputs";
+  for (size_t k = 1; why.empty() && k < n.outputs().size(); ++k)
+    if (n.output(k) && (!n.output(k)->uses().empty() || is_graph_output(n.output(k))))
+      why = "statistics outputs are used";
+  for (size_t i = 1; why.empty() && i < params; ++i) {
+    const Tensor* t = constant(n.input(i));
+    if (t == nullptr || t->dims() != std::vector<int64_t>{static_cast<int64_t>(in->atoms.size())} ||
+        element_bytes(*t) == 0)
+      why = "parameter '" + n.input(i)->name() + "' is not a constant per-channel vector";
+  }
+  if (!why.empty()) {
+    barrier(n, why);
+    return;
+  }
+  for (size_t i = 1; i < params; ++i) add_cut(&n, static_cast<int>(i), 0, in->atoms);
+  set_channels(n.output(0), *in);
+}
+
+void ChannelPruner::follow_pool(Node& n) {
+  const Channels* in = channels(n.input(0));
+  if (in == nullptr || in->rank < 3 || in->from_end != in->rank - 2) {
+    barrier(n, "channels are not on axis 1");
+    return;
+  }
+  // MaxPool's indices count through the channel axis: they would change.
+  if (n.output(1) && (!n.output(1)->uses().empty() || is_graph_output(n.output(1)))) {
+    barrier(n, "indices output is used");
+    return;
+  }
+  Channels out = *in;
+  out.inner = n.op_type().rfind("Global", 0) == 0 ? std::optional<int64_t>(1)
+                                                  : trailing_product(n.output(0), in->from_end);
+  set_channels(n.output(0), std::move(out));
+}
+
+// Flatten(axis) with the channels on `axis`: position c of the input channels becomes positions
+// c × inner … (c + 1) × inner − 1 of the output's last axis.
+void ChannelPruner::follow_flatten(Node& n) {
+  const Channels* in = channels(n.input(0));
+  int64_t axis = n.attr_int("axis", 1);
+  if (in->rank >= 0 && axis < 0) axis += in->rank;
+  if (in->rank < 0 || axis != in->rank - 1 - in->from_end || !in->inner) {
+    barrier(n, in->inner ? "channels are not on the flattened axis" : "spatial size unknown");
+    return;
+  }
+  Channels out;
+  out.rank = 2;
+  out.from_end = 0;
+  for (int a : in->atoms)
+    for (int64_t k = 0; k < *in->inner; ++k) out.atoms.push_back(a);
+  set_channels(n.output(0), std::move(out));
+}
+
+void ChannelPruner::follow_concat(Node& n) {
+  const Channels* first = nullptr;
+  for (const Value* in : n.inputs())
+    if ((first = channels(in))) break;
+  const int64_t axis = n.attr_int("axis", 1);
+  int rank = first->rank;
+  for (const Value* in : n.inputs()) {
+    const Channels* c = channels(in);
+    if (c && c->from_end != first->from_end) {
+      barrier(n, "channel axes do not line up");
+      return;
+    }
+    if (rank < 0) rank = c ? c->rank : known_rank(in);
+  }
+  int axis_from_end = -1;
+  if (axis < 0)
+    axis_from_end = static_cast<int>(-axis - 1);
+  else if (rank >= 0)
+    axis_from_end = rank - 1 - static_cast<int>(axis);
+  if (axis_from_end < 0) {
+    barrier(n, "rank unknown");
+    return;
+  }
+  Channels out = *first;
+  out.rank = rank;
+  if (axis_from_end != first->from_end) {
+    // Concatenated along another axis: every input must carry the same channels.
+    for (const Value* in : n.inputs()) {
+      const Channels* c = channels(in);
+      if (c == nullptr || c->atoms.size() != first->atoms.size()) {
+        barrier(n, "an input without prunable channels");
+        return;
+      }
+    }
+    for (const Value* in : n.inputs()) unite_atoms(first->atoms, channels(in)->atoms);
+    out.inner = std::nullopt;
+    set_channels(n.output(0), std::move(out));
+    return;
+  }
+  // Along the channel axis: the output's channels are the inputs' channels one after the other.
+  // An input that carries no prunable channels contributes channels that always stay.
+  out.atoms.clear();
+  for (const Value* in : n.inputs()) {
+    if (const Channels* c = channels(in)) {
+      out.atoms.insert(out.atoms.end(), c->atoms.begin(), c->atoms.end());
+      if (c->inner != first->inner) out.inner = std::nullopt;
+      continue;
+    }
+    std::optional<int64_t> extent;
+    if (const Tensor* t = constant(in)) {
+      if (static_cast<int>(t->dims().size()) > first->from_end)
+        extent = t->dims()[t->dims().size() - 1 - static_cast<size_t>(first->from_end)];
+    } else if (auto s = static_shape(in)) {
+      if (static_cast<int>(s->size()) > first->from_end)
+        extent = (*s)[s->size() - 1 - static_cast<size_t>(first->from_end)];
+    }
+    if (!extent) {
+      barrier(n, "input '" + in->name() + "' has an unknown channel count");
+      return;
+    }
+    const int fixed = new_space("concatenated with '" + in->name() + "', which is not pruned");
+    auto atoms = new_atoms(fixed, *extent);
+    out.atoms.insert(out.atoms.end(), atoms.begin(), atoms.end());
+    out.inner = std::nullopt;
+  }
+  if (!out.inner) out.inner = trailing_product(n.output(0), first->from_end);
+  set_channels(n.output(0), std::move(out));
+}
+
+// Per group: remove the round(S × classes) lowest-scored channel classes, every space keeping at
+// least one channel of its own.
+void ChannelPruner::decide() {
+  const int natoms = atoms_.size();
+  removed_class_.assign(static_cast<size_t>(natoms), 0);
+  std::vector<std::string> group_reason(space_reason_.size());
+  for (int s = 0; s < spaces_.size(); ++s) {
+    std::string& r = group_reason[static_cast<size_t>(spaces_.find(s))];
+    if (r.empty()) r = space_reason_[static_cast<size_t>(s)];
+  }
+  std::vector<std::vector<int>> group_classes(space_reason_.size());
+  std::vector<std::vector<int>> class_atoms(static_cast<size_t>(natoms));
+  std::vector<double> class_score(static_cast<size_t>(natoms), 0.0);
+  for (int a = 0; a < natoms; ++a) {
+    const int cls = atoms_.find(a);
+    if (class_atoms[static_cast<size_t>(cls)].empty())
+      group_classes[static_cast<size_t>(spaces_.find(atom_space_[a]))].push_back(cls);
+    class_atoms[static_cast<size_t>(cls)].push_back(a);
+    class_score[static_cast<size_t>(cls)] += atom_score_[static_cast<size_t>(a)];
+  }
+  std::vector<int64_t> live(space_reason_.size(), 0);
+  for (int a = 0; a < natoms; ++a) ++live[static_cast<size_t>(atom_space_[a])];
+  for (size_t grp = 0; grp < group_classes.size(); ++grp) {
+    auto& classes = group_classes[grp];
+    if (classes.empty() || !group_reason[grp].empty()) continue;
+    const auto n = static_cast<int64_t>(classes.size());
+    prunable_groups_ += n > 1;
+    // A scheduled sparsity of the group's first producer that has one, else --sparsity.
+    double sparsity = options_.sparsity;
+    for (auto it = space_sparsity_.rbegin(); it != space_sparsity_.rend(); ++it)
+      if (static_cast<size_t>(spaces_.find(it->first)) == grp) sparsity = it->second;
+    const int64_t k = std::min<int64_t>(std::llround(sparsity * static_cast<double>(n)), n - 1);
+    std::stable_sort(classes.begin(), classes.end(), [&](int x, int y) {
+      return class_score[static_cast<size_t>(x)] < class_score[static_cast<size_t>(y)];
+    });
+    int64_t done = 0;
+    for (int cls : classes) {
+      if (done >= k) break;
+      std::vector<int64_t> lose(space_reason_.size(), 0);
+      bool ok = true;
+      for (int a : class_atoms[static_cast<size_t>(cls)]) {
+        const auto s = static_cast<size_t>(atom_space_[a]);
+        ok = ok && live[s] - ++lose[s] > 0;
+      }
+      if (!ok) continue;
+      for (int a : class_atoms[static_cast<size_t>(cls)])
+        --live[static_cast<size_t>(atom_space_[a])];
+      removed_class_[static_cast<size_t>(cls)] = 1;
+      ++done;
+    }
+  }
+  // What each layer reports when its channels stay: its own reason, else its group's.
+  for (Layer& l : layers_) {
+    if (!l.reason.empty() || l.out_atoms.empty()) continue;
+    const std::string& r =
+        group_reason[static_cast<size_t>(spaces_.find(atom_space_[l.out_atoms[0]]))];
+    l.reason = r;
+  }
+}
+
+void ChannelPruner::apply() {
+  std::vector<Value*> replaced;
+  std::vector<Node*> constant_nodes;
+  bool added = false;
+  for (const Cut& cut : cuts_) {
+    Value* v = cut.node->input(static_cast<size_t>(cut.input));
+    const Tensor& t = *constant(v);
+    std::vector<std::vector<bool>> keep(t.dims().size());
+    bool any = false;
+    for (const auto& [axis, atoms] : cut.axes) {
+      EDGEQ_CHECK(static_cast<size_t>(axis) < t.dims().size() &&
+                      t.dims()[static_cast<size_t>(axis)] == static_cast<int64_t>(atoms.size()),
+                  "prune_channels: cut of '" + v->name() + "' does not match its shape");
+      auto& k = keep[static_cast<size_t>(axis)];
+      if (k.empty()) k.assign(atoms.size(), true);
+      for (size_t i = 0; i < atoms.size(); ++i)
+        if (removed(atoms[i])) {
+          k[i] = false;
+          any = true;
+        }
+    }
+    if (!any) continue;
+    Tensor sliced = slice_tensor(t, keep);
+    if (v->is_initializer() && v->uses().size() == 1 && v->graph() == &g_ && !is_graph_input(v) &&
+        !is_graph_output(v)) {
+      sliced.carried = t.carried;
+      v->set_initializer(std::move(sliced));
+      continue;
+    }
+    // Shared or a Constant node's output: the node gets its own cut copy.
+    Value* fresh = g_.add_initializer(g_.unique_name(v->name() + "_pruned"), std::move(sliced));
+    cut.node->set_input(static_cast<size_t>(cut.input), fresh);
+    added = true;
+    if (v->is_initializer())
+      replaced.push_back(v);
+    else if (v->producer())
+      constant_nodes.push_back(v->producer());
+  }
+  for (auto& [node, atoms] : depthwise_)
+    if (Attribute* group = node->attr("group")) group->i = static_cast<int64_t>(kept(atoms).size());
+  // value_info: the channel dim of every cut value.
+  for (auto& [v, c] : chan_) {
+    const auto k = static_cast<int64_t>(kept(c.atoms).size());
+    if (k == static_cast<int64_t>(c.atoms.size())) continue;
+    Value* value = const_cast<Value*>(v);
+    if (!value->info.tensor || !value->info.tensor->shape) continue;
+    auto& shape = *value->info.tensor->shape;
+    const int idx = static_cast<int>(shape.size()) - 1 - c.from_end;
+    if (idx < 0) continue;
+    shape[static_cast<size_t>(idx)].value = k;
+    shape[static_cast<size_t>(idx)].param.clear();
+  }
+  passes::drop_initializers_if_unused(replaced);
+  for (Node* n : constant_nodes)
+    if (n->output(0)->uses().empty() && !is_graph_output(n->output(0))) passes::remove_dead_node(n);
+  g_.remove_unused_values();
+  if (added) passes::allow_initializers_without_inputs(model_, ctx_);
+}
+
+int64_t count_params(const Model& model) {
+  int64_t n = 0;
+  for (const WeightInfo& w : collect_weights(model)) n += static_cast<int64_t>(w.params);
+  return n;
+}
+
+PruneSummary ChannelPruner::run() {
+  PruneSummary summary;
+  summary.params_before = count_params(model_);
+  collect_layers();
+  for (const auto& n : g_.nodes()) visit(*n);
+  decide();
+
+  if (prunable_groups_ == 0) {
+    if (layers_.empty())
+      throw Error(ErrorKind::kUnsupported,
+                  "nothing to prune: the model has no Conv, ConvTranspose, Gemm or MatMul with a "
+                  "constant float32 "
+                  "weight in its main graph");
+    std::string why;
+    for (const Layer& l : layers_)
+      why += (why.empty() ? "" : "; ") + l.node->describe() + ": " +
+             (l.reason.empty() ? "no channel to remove" : l.reason);
+    throw Error(ErrorKind::kUnsupported,
+                "nothing to prune: no layer's output channels can be removed (" + why + ")");
+  }
+  apply();
+
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
+    PrunedLayer p;
+    p.node = l.node->describe();
+    p.weight = l.weight;
+    p.op_type = l.node->op_type();
+    p.shape_before = l.shape_before;
+    const Tensor* w_after = constant(l.node->input(1));
+    p.shape_after = w_after ? w_after->dims() : l.shape_before;
+    p.params = l.params;
+    const auto removed_channels =
+        static_cast<int64_t>(l.out_atoms.size() - kept(l.out_atoms).size());
+    p.pruned = removed_channels > 0;
+    p.sparsity = l.out_atoms.empty() ? 0.0
+                                     : static_cast<double>(removed_channels) /
+                                           static_cast<double>(l.out_atoms.size());
+    if (!p.pruned) p.reason = l.reason.empty() ? "no channel removed" : l.reason;
+    int64_t after = 1;
+    for (int64_t d : p.shape_after) after *= d;
+    summary.eligible_params += p.params;
+    summary.zeros += p.params - after;
+    char line[64];
+    std::snprintf(line, sizeof line, "[%3zu/%3zu] ", i + 1, layers_.size());
+    ctx_.note(line + p.node + " - " + p.weight + " " + dims_text(p.shape_before) + " -> " +
+              dims_text(p.shape_after) +
+              (p.pruned ? ", " + std::to_string(removed_channels) + " of " +
+                              std::to_string(l.out_atoms.size()) + " output channels removed"
+                        : ", output channels kept: " + p.reason));
+    summary.layers.push_back(std::move(p));
+  }
+  summary.sparsity = summary.eligible_params > 0 ? static_cast<double>(summary.zeros) /
+                                                       static_cast<double>(summary.eligible_params)
+                                                 : 0.0;
+  summary.params_after = count_params(model_);
+  return summary;
+}
+
+}  // namespace
+
+PruneSummary prune_channels(Model& model, const PruneOptions& options, PassContext& ctx) {
+  ChannelPruner pruner(model, options, ctx);
+  return pruner.run();
+}
+
+}  // namespace edgeq
