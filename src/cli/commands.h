@@ -30,6 +30,9 @@ void setup_compare(CLI::App& command, Action& run);
 void setup_distill_targets(CLI::App& command, Action& run);
 void setup_eval(CLI::App& command, Action& run);
 
+// Set from the global --log-format flag: log lines (and progress) are JSON objects on stderr.
+inline bool json_logs = false;
+
 // Splits "a,b,c" into {"a","b","c"}.
 std::vector<std::string> split_list(const std::string& text);
 

@@ -1,8 +1,13 @@
 // edgeq: parse the command line, run one command, map the outcome to an exit code.
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <iostream>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "edgeq/error.h"
@@ -34,6 +39,20 @@ constexpr edgeq::cli::CommandSpec kCommands[] = {
 
 int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }
 
+// --log-format json: one JSON object per line on stderr, {"level": "...", "message": "..."}, for
+// pipelines that parse logs. Messages are escaped by nlohmann::json (invalid UTF-8 replaced).
+class JsonLogSink : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const auto level = spdlog::level::to_string_view(msg.level);
+    nlohmann::json line = {{"level", std::string(level.data(), level.size())},
+                           {"message", std::string(msg.payload.data(), msg.payload.size())}};
+    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +68,9 @@ int main(int argc, char** argv) {
   bool quiet = false, verbose = false;
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   app.add_flag("-v,--verbose", verbose, "Debug logging on stderr");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "Log lines on stderr: text (default) or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   edgeq::cli::Action action;
   for (const auto& spec : kCommands) {
@@ -64,6 +86,11 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);
     app.exit(e);
     return exit_code(edgeq::ErrorKind::kUsage);
+  }
+  if (log_format == "json") {
+    edgeq::cli::json_logs = true;
+    logger->sinks().clear();
+    logger->sinks().push_back(std::make_shared<JsonLogSink>());
   }
   if (quiet) spdlog::set_level(spdlog::level::err);
   if (verbose) spdlog::set_level(spdlog::level::debug);

@@ -1,4 +1,5 @@
 #include "cli/report_flags.h"
+#include "cli/commands.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -165,7 +166,7 @@ void print_gates(std::ostream& out, const json& report) {
 
 std::function<void(int64_t, int64_t)> progress_display(const std::string& what) {
   if (!spdlog::should_log(spdlog::level::info)) return {};
-  if (::isatty(STDERR_FILENO)) {
+  if (::isatty(STDERR_FILENO) && !json_logs) {
     return [what](int64_t done, int64_t total) {
       constexpr int kWidth = 30;
       const double f = total > 0 ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total)) : 1.0;
