@@ -75,6 +75,50 @@ std::string Node::describe() const {
   return "node " + id + " (" + (domain_.empty() ? "" : domain_ + "::") + op_type_ + ")";
 }
 
+void Node::set_attr(Attribute a) {
+  if (Attribute* existing = attr(a.name))
+    *existing = std::move(a);
+  else
+    attributes_.push_back(std::move(a));
+}
+
+// ---- Attribute ----
+
+namespace {
+Attribute named(std::string name, AttrType type) {
+  Attribute a;
+  a.name = std::move(name);
+  a.type = type;
+  return a;
+}
+}  // namespace
+
+Attribute Attribute::of_int(std::string name, int64_t v) {
+  Attribute a = named(std::move(name), AttrType::kInt);
+  a.i = v;
+  return a;
+}
+Attribute Attribute::of_float(std::string name, float v) {
+  Attribute a = named(std::move(name), AttrType::kFloat);
+  a.f = v;
+  return a;
+}
+Attribute Attribute::of_ints(std::string name, std::vector<int64_t> v) {
+  Attribute a = named(std::move(name), AttrType::kInts);
+  a.ints = std::move(v);
+  return a;
+}
+Attribute Attribute::of_string(std::string name, std::string v) {
+  Attribute a = named(std::move(name), AttrType::kString);
+  a.s = std::move(v);
+  return a;
+}
+Attribute Attribute::of_tensor(std::string name, Tensor t) {
+  Attribute a = named(std::move(name), AttrType::kTensor);
+  a.tensors.push_back(std::move(t));
+  return a;
+}
+
 // ---- Graph ----
 
 Graph* Graph::parent() const { return owner_ ? owner_->graph() : nullptr; }

@@ -120,6 +120,13 @@ struct Attribute {
   std::vector<std::unique_ptr<Graph>> graphs;  // one for kGraph, any number for kGraphs
   std::string ref_attr_name;                  // inside functions: refers to a caller attribute
   std::string carried;  // doc_string, sparse tensors, type protos, newer fields
+
+  // Plain attributes, for passes and tests that build nodes.
+  static Attribute of_int(std::string name, int64_t v);
+  static Attribute of_float(std::string name, float v);
+  static Attribute of_ints(std::string name, std::vector<int64_t> v);
+  static Attribute of_string(std::string name, std::string v);
+  static Attribute of_tensor(std::string name, Tensor t);
 };
 
 class Node {
@@ -143,6 +150,8 @@ class Node {
   const Attribute* attr(const std::string& name) const;
   Attribute* attr(const std::string& name);
   int64_t attr_int(const std::string& name, int64_t fallback) const;
+  // Replaces the attribute of the same name, or adds it.
+  void set_attr(Attribute a);
   float attr_float(const std::string& name, float fallback) const;
 
   // Subgraphs owned by this node's attributes.

@@ -281,39 +281,6 @@ void erase_attr(Node& n, const std::string& name) {
   std::erase_if(n.attributes(), [&](const Attribute& a) { return a.name == name; });
 }
 
-void set_int_attr(Node& n, const std::string& name, int64_t v) {
-  Attribute* a = n.attr(name);
-  if (!a) {
-    n.attributes().push_back({});
-    a = &n.attributes().back();
-    a->name = name;
-  }
-  a->type = AttrType::kInt;
-  a->i = v;
-}
-
-void set_string_attr(Node& n, const std::string& name, const std::string& v) {
-  Attribute* a = n.attr(name);
-  if (!a) {
-    n.attributes().push_back({});
-    a = &n.attributes().back();
-    a->name = name;
-  }
-  a->type = AttrType::kString;
-  a->s = v;
-}
-
-void set_float_attr(Node& n, const std::string& name, float v) {
-  Attribute* a = n.attr(name);
-  if (!a) {
-    n.attributes().push_back({});
-    a = &n.attributes().back();
-    a->name = name;
-  }
-  a->type = AttrType::kFloat;
-  a->f = v;
-}
-
 // Appends inputs up to `index` (as omitted optional ones) and sets input `index`.
 void set_input_at(Node& n, size_t index, Value* v) {
   while (n.inputs().size() <= index) n.add_input(nullptr);
@@ -530,7 +497,7 @@ bool apply_clip_11(Node& n, Upgrader& up) {
 bool apply_concat_4(Node& n, Upgrader&) {
   // axis became required at 4; before, it defaulted to 1.
   if (n.attr("axis")) return false;
-  set_int_attr(n, "axis", 1);
+  n.set_attr(Attribute::of_int("axis", 1));
   return true;
 }
 
@@ -700,9 +667,9 @@ bool apply_resize_11(Node& n, Upgrader& up) {
       up.add_constant(*n.graph(), base_name(n, "roi"), Tensor::allocate(DType::kFloat, {0}));
   n.set_input(1, roi);
   set_input_at(n, 2, scales);
-  set_string_attr(n, "coordinate_transformation_mode", "asymmetric");
+  n.set_attr(Attribute::of_string("coordinate_transformation_mode", "asymmetric"));
   const Attribute* mode = n.attr("mode");
-  if (!mode || mode->s == "nearest") set_string_attr(n, "nearest_mode", "floor");
+  if (!mode || mode->s == "nearest") n.set_attr(Attribute::of_string("nearest_mode", "floor"));
   return true;
 }
 
@@ -710,7 +677,7 @@ bool apply_roialign_16(Node& n, Upgrader&) {
   // RoiAlign-16 added coordinate_transformation_mode with default half_pixel; before 16 it
   // behaved as output_half_pixel.
   if (n.attr("coordinate_transformation_mode")) return false;
-  set_string_attr(n, "coordinate_transformation_mode", "output_half_pixel");
+  n.set_attr(Attribute::of_string("coordinate_transformation_mode", "output_half_pixel"));
   return true;
 }
 
@@ -728,8 +695,8 @@ bool apply_scatter_11(Node& n, Upgrader& up) {
 bool apply_selu_6(Node& n, Upgrader& u) {
   // Selu-6 changed the defaults of alpha and gamma; pin Selu-1's.
   drop_consumed_inputs(n, u);
-  if (!n.attr("alpha")) set_float_attr(n, "alpha", 1.6732f);
-  if (!n.attr("gamma")) set_float_attr(n, "gamma", 1.0507f);
+  if (!n.attr("alpha")) n.set_attr(Attribute::of_float("alpha", 1.6732f));
+  if (!n.attr("gamma")) n.set_attr(Attribute::of_float("gamma", 1.0507f));
   return true;
 }
 
@@ -757,7 +724,7 @@ bool apply_softmax_13(Node& n, Upgrader& up) {
   const int64_t axis = n.attr_int("axis", 1);
   auto rank = up.facts(n.input(0)).rank();
   if (axis == -1 || (rank && axis == *rank - 1)) {
-    set_int_attr(n, "axis", -1);
+    n.set_attr(Attribute::of_int("axis", -1));
     return true;
   }
   replace_node(n, up, [&](Graph& g, size_t pos, OldNode& o) {
@@ -768,17 +735,17 @@ bool apply_softmax_13(Node& n, Upgrader& up) {
       return node;
     };
     Value* flat = up.add_temp(g, stem + "_2d");
-    set_int_attr(*named(add_at(g, pos, "Flatten", {x}, {flat}), "_flatten"), "axis", axis);
+    named(add_at(g, pos, "Flatten", {x}, {flat}), "_flatten")->set_attr(Attribute::of_int("axis", axis));
     Value* rows = up.add_temp(g, stem + "_rows");
     Node* op = add_at(g, pos, o.op_type, {flat}, {rows});
     op->set_name(o.name);
     op->carried = o.carried;
-    set_int_attr(*op, "axis", 1);
+    op->set_attr(Attribute::of_int("axis", 1));
     Value* shape = up.add_temp(g, stem + "_shape");
     named(add_at(g, pos, "Shape", {x}, {shape}), "_shape");
     Node* reshape = named(add_at(g, pos, "Reshape", {rows, shape}, {o.outputs[0]}), "_reshape");
     // Dims of 0 in x's shape are real sizes, not "copy from the input".
-    if (up.to() >= 14) set_int_attr(*reshape, "allowzero", 1);
+    if (up.to() >= 14) reshape->set_attr(Attribute::of_int("allowzero", 1));
   });
   return true;
 }

@@ -175,7 +175,7 @@ class Converter {
     if (op == "GlobalAveragePool" && q) {
       Node* node = replace(g, n, q, "QLinearGlobalAveragePool", "com.microsoft",
                            {x->q, x->scale, x->zero_point, q->input(1), q->input(2)}, false);
-      node->attributes().push_back(int_attr("channels_last", 0));
+      node->attributes().push_back(Attribute::of_int("channels_last", 0));
       return true;
     }
     static const std::set<std::string> kMovement = {"MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze",

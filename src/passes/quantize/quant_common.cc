@@ -428,22 +428,6 @@ void finish_take_over(Graph& g, Node* old_node, Value* old_out, Value* fresh) {
   g.remove_node(old_node);
 }
 
-Attribute int_attr(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-
 DType known_dtype(const Value* v) {
   if (v == nullptr) return DType::kUndefined;
   if (v->is_initializer()) return v->initializer()->dtype();

@@ -126,8 +126,6 @@ Value* take_over(Graph& g, Value* out);
 // Moves every use of `old_out` (graph outputs too) to `fresh` and removes `old_node`.
 void finish_take_over(Graph& g, Node* old_node, Value* old_out, Value* fresh);
 
-Attribute int_attr(const std::string& name, int64_t v);
-Attribute float_attr(const std::string& name, float v);
 
 // ONNX elem type of a value when known (initializer, value_info or graph input type).
 DType known_dtype(const Value* v);

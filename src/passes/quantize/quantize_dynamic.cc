@@ -118,7 +118,7 @@ struct DynamicRewriter {
     Value* yi = g.add_value(g.unique_name(out->name() + "_int32"));
     add(g, n, "MatMulInteger", qw.zero_point ? std::vector<Value*>{aq[0], qw.q, aq[2], qw.zero_point} : std::vector<Value*>{aq[0], qw.q, aq[2]}, {yi}, g.unique_name(base + "_MatMulInteger"));
     Value* yf = g.add_value(g.unique_name(out->name() + "_int32_float"));
-    add(g, n, "Cast", {yi}, {yf}, g.unique_name(base + "_Cast"))->attributes().push_back(int_attr("to", 1));
+    add(g, n, "Cast", {yi}, {yf}, g.unique_name(base + "_Cast"))->attributes().push_back(Attribute::of_int("to", 1));
     Value* wscale = qw.scale;
     if (alpha != 1.0f) {
       std::vector<float> scaled = qw.scales;
@@ -176,7 +176,7 @@ struct DynamicRewriter {
         const QuantizedWeight& qw = weights.weight(*w->graph(), w, s);
         dq = g.add_value(g.unique_name(w->name() + "_dequantized"));
         Node* node = add(g, n, "DequantizeLinear", dq_inputs(qw), {dq}, g.unique_name(w->name() + "_DequantizeLinear"));
-        if (qw.axis >= 0) node->attributes().push_back(int_attr("axis", qw.axis));
+        if (qw.axis >= 0) node->attributes().push_back(Attribute::of_int("axis", qw.axis));
         dequantized[key] = dq;
       }
       n->set_input(index, dq);

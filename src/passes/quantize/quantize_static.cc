@@ -269,7 +269,7 @@ QuantizeSummary quantize_static(Model& model, const QuantizeOptions& options, co
         Value* out = g.add_value(g.unique_name(base + "_dequantized"));
         Node* dq = g.insert_before(n, "DequantizeLinear", "", {qw.q, qw.scale, qw.zero_point}, {out});
         dq->set_name(g.unique_name(base + "_DequantizeLinear"));
-        if (qw.axis >= 0) dq->attributes().push_back(int_attr("axis", qw.axis));
+        if (qw.axis >= 0) dq->attributes().push_back(Attribute::of_int("axis", qw.axis));
         return out;
       };
       std::vector<Value*> dropped;

@@ -84,35 +84,6 @@ struct Builder {
   }
 };
 
-Attribute int_attr(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute float_attr(const std::string& name, float v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute tensor_attr(const std::string& name, Tensor t) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kTensor;
-  a.tensors.push_back(std::move(t));
-  return a;
-}
-
 // Attributes own subgraphs, so they move into the list (an initializer_list would copy).
 template <class... A>
 std::vector<Attribute> attrs(A&&... a) {
@@ -267,7 +238,7 @@ Value* bn(Builder& b, Value* x, const std::string& p, const std::string& out) {
   return b.op("BatchNormalization",
               {x, b.g->find_value(p + "_scale"), b.g->find_value(p + "_B"), b.g->find_value(p + "_mean"),
                b.g->find_value(p + "_var")},
-              out, attrs(float_attr("epsilon", 1e-3f)));
+              out, attrs(Attribute::of_float("epsilon", 1e-3f)));
 }
 
 // Folds, then checks the outputs against the unfolded model and the interface.
@@ -289,7 +260,7 @@ TEST(FoldBatchnorm, GroupedConvWithBiasAndTheBatchnormOutputAsGraphOutput) {
   b.init("bias", random_f32({6}, 11));
   add_bn_params(b, "bn", 6, 12);
   Value* c = b.op("Conv", {x, b.g->find_value("w"), b.g->find_value("bias")}, "conv",
-                  attrs(int_attr("group", 2), ints_attr("pads", {1, 1, 1, 1})));
+                  attrs(Attribute::of_int("group", 2), Attribute::of_ints("pads", {1, 1, 1, 1})));
   b.output(bn(b, c, "bn", "y"));
   expect_folds(b.model, {{"x", random_f32({2, 4, 6, 6}, 13)}}, 1);
   // The graph output is still called y and is now produced by the Conv.
@@ -303,7 +274,7 @@ TEST(FoldBatchnorm, ConvTransposeWithGroupsUsesTheTransposedWeightLayout) {
   b.init("w", random_f32({4, 3, 3, 3}, 20));
   add_bn_params(b, "bn", 6, 21);
   Value* c = b.op("ConvTranspose", {x, b.g->find_value("w")}, "deconv",
-                  attrs(int_attr("group", 2), ints_attr("strides", {2, 2})));
+                  attrs(Attribute::of_int("group", 2), Attribute::of_ints("strides", {2, 2})));
   b.output(b.op("Relu", {bn(b, c, "bn", "bn_out")}, "y"));
   expect_folds(b.model, {{"x", random_f32({1, 4, 5, 5}, 22)}}, 1);
 }
@@ -315,7 +286,7 @@ TEST(FoldBatchnorm, GemmWithTransBBetaAndBroadcastBias) {
   b.init("c", random_f32({1, 4}, 31));
   add_bn_params(b, "bn", 4, 32);
   Value* y = b.op("Gemm", {x, b.g->find_value("w"), b.g->find_value("c")}, "gemm",
-                  attrs(int_attr("transB", 1), float_attr("alpha", 0.7f), float_attr("beta", 0.5f)));
+                  attrs(Attribute::of_int("transB", 1), Attribute::of_float("alpha", 0.7f), Attribute::of_float("beta", 0.5f)));
   b.output(bn(b, y, "bn", "y"));
   expect_folds(b.model, {{"x", random_f32({3, 5}, 33)}}, 1);
 }
@@ -349,7 +320,7 @@ TEST(FoldBatchnorm, LeavesAConvWhoseOutputHasAnotherReader) {
 TEST(FoldConstants, ConstantNodesAndChainsBecomeInitializers) {
   Builder b;
   Value* x = b.input("x", {2, 3});
-  Value* k = b.node("Constant", {}, {"k"}, attrs(tensor_attr("value", f32({3}, {1, 2, 3}))))[0];
+  Value* k = b.node("Constant", {}, {"k"}, attrs(Attribute::of_tensor("value", f32({3}, {1, 2, 3}))))[0];
   b.init("two", f32({}, {2}));
   Value* k2 = b.op("Mul", {k, b.g->find_value("two")}, "k2");      // [2, 4, 6]
   b.init("shape", i64({2}, {1, 3}));
@@ -389,9 +360,9 @@ TEST(FoldConstants, LeavesDequantizeRandomGraphOutputsAndBigExpansions) {
   // A small expansion folds.
   b.init("small_shape", i64({1}, {4}));
   Value* ones = b.op("ConstantOfShape", {b.g->find_value("small_shape")}, "ones",
-                     attrs(tensor_attr("value", f32({1}, {1}))));
+                     attrs(Attribute::of_tensor("value", f32({1}, {1}))));
   b.output(b.op("Add", {x, ones}, "z"));
-  b.output(b.op("Add", {x, b.op("RandomNormal", {}, "noise", attrs(ints_attr("shape", {4})))}, "noisy"));
+  b.output(b.op("Add", {x, b.op("RandomNormal", {}, "noise", attrs(Attribute::of_ints("shape", {4})))}, "noisy"));
 
   PassResult r = run_one("fold_constants", b.model);
   EXPECT_EQ(r.changes, 1) << r.summary;  // only the small ConstantOfShape

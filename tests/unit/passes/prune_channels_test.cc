@@ -79,32 +79,11 @@ struct Builder {
   }
 };
 
-Attribute int_attr(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute tensor_attr(const std::string& name, Tensor t) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kTensor;
-  a.tensors.push_back(std::move(t));
-  return a;
-}
 std::vector<Attribute> conv_attrs(int64_t pad, int64_t group = 1, int64_t stride = 1) {
   std::vector<Attribute> a;
-  a.push_back(ints_attr("pads", {pad, pad, pad, pad}));
-  a.push_back(ints_attr("strides", {stride, stride}));
-  a.push_back(int_attr("group", group));
+  a.push_back(Attribute::of_ints("pads", {pad, pad, pad, pad}));
+  a.push_back(Attribute::of_ints("strides", {stride, stride}));
+  a.push_back(Attribute::of_int("group", group));
   return a;
 }
 
@@ -413,7 +392,7 @@ void concat(Builder& b) {
       {b.op("Conv", {x, b.init("wb", graded_f32({6, 3, 3, 3}, 0, 32))}, "b0", conv_attrs(1))}, "b");
   Value* cat = b.op("Concat", {a, bb}, "cat", [] {
     std::vector<Attribute> v;
-    v.push_back(int_attr("axis", 1));
+    v.push_back(Attribute::of_int("axis", 1));
     return v;
   }());
   Value* y = b.op("Conv", {cat, b.init("wc", random_f32({2, 10, 1, 1}, 33))}, "y", conv_attrs(0));
@@ -447,7 +426,7 @@ void conv_gap_gemm(Builder& b) {
   Value* p = b.op("GlobalAveragePool", {b.op("Relu", {a}, "r")}, "p");
   Value* f = b.op("Flatten", {p}, "f");
   std::vector<Attribute> gemm;
-  gemm.push_back(int_attr("transB", 1));
+  gemm.push_back(Attribute::of_int("transB", 1));
   Value* y =
       b.op("Gemm", {f, b.init("wg", random_f32({5, 8}, 43)), b.init("bg", random_f32({5}, 44))},
            "y", std::move(gemm));
@@ -562,7 +541,7 @@ void ffn(Builder& b) {
                    b.op("MatMul", {x, b.init("wu", graded_f32({8, 16}, 1, 72))}, "up")},
                   "h");
   std::vector<Attribute> sqrt2;
-  sqrt2.push_back(tensor_attr("value", f32({}, {1.4142135f})));
+  sqrt2.push_back(Attribute::of_tensor("value", f32({}, {1.4142135f})));
   Value* c = b.op("Constant", {}, "sqrt2", std::move(sqrt2));
   Value* e = b.op("Erf", {b.op("Div", {h, c}, "hd")}, "erf");
   Value* g = b.op("Mul",

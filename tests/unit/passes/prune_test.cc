@@ -26,21 +26,6 @@ namespace {
 
 // ---- a small network with one layer of every eligible kind ----
 
-Attribute int_attribute(const std::string& name, int64_t v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attribute(const std::string& name, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = name;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
 // Uniform in [-1, 1) from a fixed seed; `levels` > 0 rounds to that many steps per unit, so
 // many weights tie in magnitude.
 Tensor random_weight(std::vector<int64_t> dims, uint32_t seed, int levels = 0) {
@@ -108,23 +93,23 @@ Net make_net(int levels = 0) {
   Net n;
   Value* a = n.op("Conv", "conv_a", {n.x, n.weight("W0", {16, 3, 3, 3}, 1, levels)}, [] {
     std::vector<Attribute> v;
-    v.push_back(ints_attribute("pads", {1, 1, 1, 1}));
+    v.push_back(Attribute::of_ints("pads", {1, 1, 1, 1}));
     return v;
   }());
   a = n.op("Relu", "relu_a", {a});
   Value* b = n.op("Conv", "conv_b", {a, n.weight("W1", {32, 16, 3, 3}, 2, levels)}, [] {
     std::vector<Attribute> v;
-    v.push_back(ints_attribute("pads", {1, 1, 1, 1}));
+    v.push_back(Attribute::of_ints("pads", {1, 1, 1, 1}));
     return v;
   }());
   Value* c = n.op("Conv", "conv_c", {b, n.weight("W2", {32, 16, 1, 1}, 3, levels)}, [] {
     std::vector<Attribute> v;
-    v.push_back(int_attribute("group", 2));
+    v.push_back(Attribute::of_int("group", 2));
     return v;
   }());
   Value* d = n.op("ConvTranspose", "convt_d", {c, n.weight("W3", {32, 16, 2, 2}, 4, levels)}, [] {
     std::vector<Attribute> v;
-    v.push_back(ints_attribute("strides", {2, 2}));
+    v.push_back(Attribute::of_ints("strides", {2, 2}));
     return v;
   }());
   Value* p = n.op("GlobalAveragePool", "pool", {d});
@@ -132,7 +117,7 @@ Net make_net(int levels = 0) {
   Value* e = n.op("MatMul", "matmul_e", {f, n.weight("W4", {16, 64}, 5, levels)});
   Value* ff = n.op("Gemm", "gemm_f", {e, n.weight("W5", {32, 64}, 6, levels)}, [] {
     std::vector<Attribute> v;
-    v.push_back(int_attribute("transB", 1));
+    v.push_back(Attribute::of_int("transB", 1));
     return v;
   }());
   Value* gg = n.op("MatMul", "matmul_g", {ff, n.weight("W6", {32, 4}, 7, levels)});

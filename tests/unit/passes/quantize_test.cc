@@ -497,27 +497,6 @@ struct Builder {
   }
 };
 
-Attribute a_int(const std::string& n, int64_t v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute a_float(const std::string& n, float v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute a_ints(const std::string& n, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
 std::vector<Attribute> attrs(std::initializer_list<Attribute> list) {
   std::vector<Attribute> out;
   for (const Attribute& a : list) {
@@ -585,7 +564,7 @@ Model conv_model(const std::vector<float>& w) {
   Value* x = b.input("x", {-1, 2, 4, 4});
   Value* wv = b.init("w", floats({4, 2, 2, 2}, w));
   Value* bias = b.init("bias", floats({4}, {0.5f, -1.0f, 0.25f, 2.0f}));
-  b.output(b.op("Conv", {x, wv, bias}, "y", attrs({a_ints("pads", {1, 1, 1, 1})})));
+  b.output(b.op("Conv", {x, wv, bias}, "y", attrs({Attribute::of_ints("pads", {1, 1, 1, 1})})));
   return std::move(b.model);
 }
 
@@ -694,8 +673,8 @@ TEST(QuantizeWeights, SharedWeightIsQuantizedOnce) {
     Builder b;
     Value* x = b.input("x", {-1, 2, 4, 4});
     Value* w = b.init("w", floats({3, 2, 3, 3}, random_values(54, 21, -1, 1)));
-    b.output(b.op("Conv", {x, w}, "y1", attrs({a_ints("pads", {1, 1, 1, 1})})));
-    b.output(b.op("Conv", {x, w}, "y2", attrs({a_ints("strides", {2, 2})})));
+    b.output(b.op("Conv", {x, w}, "y1", attrs({Attribute::of_ints("pads", {1, 1, 1, 1})})));
+    b.output(b.op("Conv", {x, w}, "y2", attrs({Attribute::of_ints("strides", {2, 2})})));
     const Tensor xin = floats({4, 2, 4, 4}, random_values(128, 22, -1, 1));
     const auto ref = run_model(b.model, {{"x", xin}});
     QuantizeSummary s;
@@ -736,7 +715,7 @@ struct GemmCase {
     Value* wv = b.init("w", floats({4, 5}, w));
     Value* cv = b.init("c", floats({4}, c));
     b.output(b.op("Gemm", {x, wv, cv}, "y",
-                  attrs({a_int("transB", 1), a_float("alpha", alpha), a_float("beta", beta)})));
+                  attrs({Attribute::of_int("transB", 1), Attribute::of_float("alpha", alpha), Attribute::of_float("beta", beta)})));
     return std::move(b.model);
   }
   std::vector<double> reference() const {
@@ -822,7 +801,7 @@ Model conv_relu_conv() {
   Value* w1 = b.init("w1", floats({3, 2, 3, 3}, random_values(54, 41, -1, 1)));
   Value* b1 = b.init("b1", floats({3}, {0.1f, -0.2f, 0.05f}));
   Value* w2 = b.init("w2", floats({4, 3, 1, 1}, random_values(12, 42, -1, 1)));
-  Value* h = b.op("Conv", {x, w1, b1}, "h", attrs({a_ints("pads", {1, 1, 1, 1})}));
+  Value* h = b.op("Conv", {x, w1, b1}, "h", attrs({Attribute::of_ints("pads", {1, 1, 1, 1})}));
   Value* r = b.op("Relu", {h}, "r");
   b.output(b.op("Conv", {r, w2}, "y"));
   return std::move(b.model);
@@ -896,7 +875,7 @@ Model if_model() {
   Value* zero = b.init("zero", floats({}, {0.0f}));
   Value* w1 = b.init("W1", floats({4, 3}, random_values(12, 51, -1, 1)));
   Value* w2 = b.init("W2", floats({4, 3}, random_values(12, 52, -1, 1)));
-  Value* mn = b.op("ReduceMin", {x}, "min", attrs({a_int("keepdims", 0)}));
+  Value* mn = b.op("ReduceMin", {x}, "min", attrs({Attribute::of_int("keepdims", 0)}));
   Value* cond = b.op("Greater", {mn, zero}, "cond");
   Value* y = b.g->add_value("y");
   Node* node = b.g->add_node("If", "", {cond}, {y});

@@ -81,35 +81,6 @@ struct Builder {
   }
 };
 
-Attribute a_int(const std::string& n, int64_t v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kInt;
-  a.i = v;
-  return a;
-}
-Attribute a_float(const std::string& n, float v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute a_ints(const std::string& n, std::vector<int64_t> v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute a_str(const std::string& n, const std::string& v) {
-  Attribute a;
-  a.name = n;
-  a.type = AttrType::kString;
-  a.s = v;
-  return a;
-}
-
 Tensor floats(std::vector<int64_t> dims, std::vector<float> v) {
   return Tensor::from_values<float>(DType::kFloat, std::move(dims), std::span<const float>(v));
 }
@@ -273,13 +244,13 @@ TEST(UpgradeOpset, SqueezeAndUnsqueezeAxesBecomeInputs) {
   Value* s = b.temp("s");
   b.node("Squeeze", {x}, {s}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("axes", {1}));
+    a.push_back(Attribute::of_ints("axes", {1}));
     return a;
   }());
   Value* y = b.output("y", 4);
   b.node("Unsqueeze", {s}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("axes", {0, -1}));
+    a.push_back(Attribute::of_ints("axes", {0, -1}));
     return a;
   }());
   Tensor in = random_floats({2, 1, 3}, 1);
@@ -303,8 +274,8 @@ TEST(UpgradeOpset, ReduceSumAxesBecomeInputAndAbsentAxesStayAbsent) {
   Value* y = b.output("y", 1);
   b.node("ReduceSum", {x}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("axes", {1}));
-    a.push_back(a_int("keepdims", 0));
+    a.push_back(Attribute::of_ints("axes", {1}));
+    a.push_back(Attribute::of_int("keepdims", 0));
     return a;
   }());
   Value* z = b.output("z", 2);
@@ -323,7 +294,7 @@ TEST(UpgradeOpset, SplitSizesBecomeInput) {
   Value* y1 = b.output("y1", 1);
   b.node("Split", {x}, {y0, y1}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("split", {2, 3}));
+    a.push_back(Attribute::of_ints("split", {2, 3}));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"x", floats({5}, {1, 2, 3, 4, 5})}});
@@ -338,14 +309,14 @@ TEST(UpgradeOpset, ClipMinMaxBecomeScalarInputsOfTheInputType) {
   Value* y = b.output("y", 1, DType::kDouble);
   b.node("Clip", {x}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_float("min", -0.5f));
-    a.push_back(a_float("max", 0.25f));
+    a.push_back(Attribute::of_float("min", -0.5f));
+    a.push_back(Attribute::of_float("max", 0.25f));
     return a;
   }());
   Value* z = b.output("z", 1, DType::kDouble);
   b.node("Clip", {x}, {z}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_float("max", 1.0f));
+    a.push_back(Attribute::of_float("max", 1.0f));
     return a;
   }());
   std::vector<double> in = {-2, -0.1, 0.5, 3};
@@ -368,8 +339,8 @@ TEST(UpgradeOpset, PadAttributesBecomeInputs) {
   Value* y = b.output("y", 2);
   b.node("Pad", {x}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("pads", {0, 1, 0, 2}));
-    a.push_back(a_float("value", 7.0f));
+    a.push_back(Attribute::of_ints("pads", {0, 1, 0, 2}));
+    a.push_back(Attribute::of_float("value", 7.0f));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"x", floats({1, 2}, {1, 2})}});
@@ -385,16 +356,16 @@ TEST(UpgradeOpset, SliceAndTopKAttributesBecomeInputs) {
   Value* s = b.output("s", 2);
   b.node("Slice", {x}, {s}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("starts", {1}));
-    a.push_back(a_ints("ends", {3}));
-    a.push_back(a_ints("axes", {1}));
+    a.push_back(Attribute::of_ints("starts", {1}));
+    a.push_back(Attribute::of_ints("ends", {3}));
+    a.push_back(Attribute::of_ints("axes", {1}));
     return a;
   }());
   Value* v = b.output("v", 2);
   Value* i = b.output("i", 2, DType::kInt64);
   b.node("TopK", {x}, {v, i}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_int("k", 2));
+    a.push_back(Attribute::of_int("k", 2));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"x", floats({2, 4}, {1, 5, 2, 8, 4, 3, 9, 0})}});
@@ -411,7 +382,7 @@ TEST(UpgradeOpset, DropoutRatioBecomesInput) {
   Value* y = b.output("y", 1);
   b.node("Dropout", {x}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_float("ratio", 0.25f));
+    a.push_back(Attribute::of_float("ratio", 0.25f));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"x", floats({3}, {1, 2, 3})}});
@@ -440,7 +411,7 @@ TEST(UpgradeOpset, SoftmaxOnAnInnerAxisIsSpelledOutWithFlattenAndReshape) {
   Value* z = b.output("z", 3);
   b.node("LogSoftmax", {x}, {z}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_int("axis", 2));  // the last axis: stays one node
+    a.push_back(Attribute::of_int("axis", 2));  // the last axis: stays one node
     return a;
   }());
   Tensor in = random_floats({2, 3, 4}, 7);
@@ -465,13 +436,13 @@ TEST(UpgradeOpset, HardmaxOfUnknownRankUsesTheFlattenForm) {
   Value* t = b.temp("t");  // the identity permutation: its output's rank is not followed
   b.node("Transpose", {x}, {t}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("perm", {0, 1, 2}));
+    a.push_back(Attribute::of_ints("perm", {0, 1, 2}));
     return a;
   }());
   Value* y = b.output("y", 3);
   b.node("Hardmax", {t}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_int("axis", 1));
+    a.push_back(Attribute::of_int("axis", 1));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"x", floats({2, 2, 2}, {1, 4, 3, 2, -1, -2, -3, -4})}});
@@ -487,14 +458,14 @@ TEST(UpgradeOpset, LegacyBroadcastWithAxisGetsTrailingUnitDims) {
   Value* y = b.output("y", 3);
   b.node("Add", {x, c}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_int("broadcast", 1));
-    a.push_back(a_int("axis", 1));
+    a.push_back(Attribute::of_int("broadcast", 1));
+    a.push_back(Attribute::of_int("axis", 1));
     return a;
   }());
   Value* z = b.output("z", 3);
   b.node("Mul", {x, c}, {z}, [] {  // fed a (2,) vector: suffix broadcast, attributes just go
     std::vector<Attribute> a;
-    a.push_back(a_int("broadcast", 1));
+    a.push_back(Attribute::of_int("broadcast", 1));
     return a;
   }());
   b.g->nodes()[1]->set_input(1, b.input("d", {2}));
@@ -529,13 +500,13 @@ TEST(UpgradeOpset, OldSignaturesOfReshapeCastGemmConcatSelu) {
   Value* r = b.output("r", 2);
   b.node("Reshape", {x}, {r}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_ints("shape", {3, 2}));
+    a.push_back(Attribute::of_ints("shape", {3, 2}));
     return a;
   }());
   Value* c = b.output("c", 2, DType::kInt32);
   b.node("Cast", {x}, {c}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_str("to", "INT32"));
+    a.push_back(Attribute::of_string("to", "INT32"));
     return a;
   }());
   Value* cc = b.output("cc", 2);
@@ -564,7 +535,7 @@ TEST(UpgradeOpset, GemmBroadcastAndBatchNormIsTestAreDropped) {
   Value* y = b.output("y", 2);
   b.node("Gemm", {a, w, bias}, {y}, [] {
     std::vector<Attribute> at;
-    at.push_back(a_int("broadcast", 1));
+    at.push_back(Attribute::of_int("broadcast", 1));
     return at;
   }());
   Value* x4 = b.input("x4", {1, 2, 1, 1});
@@ -575,8 +546,8 @@ TEST(UpgradeOpset, GemmBroadcastAndBatchNormIsTestAreDropped) {
   Value* z = b.output("z", 4);
   b.node("BatchNormalization", {x4, sc, bb, mean, var}, {z}, [] {
     std::vector<Attribute> at;
-    at.push_back(a_int("is_test", 1));
-    at.push_back(a_float("epsilon", 0.0f));
+    at.push_back(Attribute::of_int("is_test", 1));
+    at.push_back(Attribute::of_float("epsilon", 0.0f));
     return at;
   }());
   Upgraded u = upgrade_and_run(
@@ -595,7 +566,7 @@ TEST(UpgradeOpset, ScatterBecomesScatterElementsKeepingNames) {
   Value* y = b.output("y", 2);
   b.node("Scatter", {data, idx, upd}, {y}, [] {
     std::vector<Attribute> a;
-    a.push_back(a_int("axis", 1));
+    a.push_back(Attribute::of_int("axis", 1));
     return a;
   }());
   Upgraded u = upgrade_and_run(b.model, {{"data", floats({1, 3}, {1, 2, 3})}});
@@ -625,7 +596,7 @@ TEST(UpgradeOpset, NodesInsideSubgraphsAreUpgradedWithModelWideFreshNames) {
     Value* out = sub.add_value(std::string(branch) + "_out");
     Node* sq = sub.add_node("Squeeze", "", {x}, {out});
     sq->set_name("Squeeze_in_branch");
-    sq->attributes().push_back(a_ints("axes", {0}));
+    sq->attributes().push_back(Attribute::of_ints("axes", {0}));
     sub.add_output(out);
     node_if->attributes().push_back(std::move(a));
   }
@@ -685,7 +656,7 @@ TEST(UpgradeOpset, BlockedModelsAreLeftUnchanged) {
     Value* s = b.temp("s");
     b.node("Squeeze", {x}, {s}, [] {
       std::vector<Attribute> a;
-      a.push_back(a_ints("axes", {0}));
+      a.push_back(Attribute::of_ints("axes", {0}));
       return a;
     }());
     Value* sc = b.init("scales", floats({3}, {1, 2, 2}));
@@ -710,7 +681,7 @@ TEST(UpgradeOpset, BlockedModelsAreLeftUnchanged) {
                {x, b.input("s", {12}), b.input("b", {12}), b.input("m", {12}), b.input("v", {12})},
                {y}, [] {
                  std::vector<Attribute> a;
-                 a.push_back(a_int("spatial", 0));
+                 a.push_back(Attribute::of_int("spatial", 0));
                  return a;
                }());
     expect_blocked(b, bn->name(), "spatial=0");
@@ -732,8 +703,8 @@ TEST(UpgradeOpset, BlockedModelsAreLeftUnchanged) {
     Value* y = b.output("y", 2);
     Node* add = b.node("Add", {x, c}, {y}, [] {
       std::vector<Attribute> a;
-      a.push_back(a_int("broadcast", 1));
-      a.push_back(a_int("axis", 0));
+      a.push_back(Attribute::of_int("broadcast", 1));
+      a.push_back(Attribute::of_int("axis", 0));
       return a;
     }());
     expect_blocked(b, add->name(), "unknown rank");
