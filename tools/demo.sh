@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
-# The main job on the bundled model: set up, build, then show what edgeq does to
-# models/demo_cnn.onnx: inspect it, convert it (with external data), run the result.
-# Outputs go to demo-out/.
+# The main job on a bundled model: set up, build, then quantize models/fmnist_cnn.onnx (a small
+# MobileNet-style Fashion-MNIST classifier) to INT8 — dynamic, then static with calibration —
+# measure the static model against the float one on 1000 labelled test images, and compare the
+# reports. Outputs go to demo-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
+rm -rf demo-out
 mkdir -p demo-out
-echo "== edgeq inspect models/demo_cnn.onnx"
-build/edgeq inspect models/demo_cnn.onnx
+E=build/edgeq
+M=models/fmnist_cnn.onnx
+
+# The bundled test images come with their labels in one .npz; calibration and evaluation read
+# the images (an .npz feeds inputs by key), the labels go to --labels.
+/usr/bin/python3 - <<'PY'
+import numpy as np
+d = np.load("models/data/fmnist_test_1000.npz")
+np.save("demo-out/calib.npy", d["image"][:200])
+np.save("demo-out/eval.npy", d["image"][200:])
+np.save("demo-out/eval_labels.npy", d["label"][200:])
+PY
+
+echo "== edgeq inspect $M"
+$E inspect "$M"
 echo
-echo "== edgeq convert models/demo_cnn.onnx -o demo-out/demo_cnn.onnx --external-data"
-build/edgeq convert models/demo_cnn.onnx -o demo-out/demo_cnn.onnx --external-data
+echo "== edgeq quantize $M --int8 (dynamic)"
+$E quantize "$M" --int8 -o demo-out/fmnist_cnn.dynamic.int8.onnx
 echo
-echo "== edgeq run demo-out/demo_cnn.onnx --input models/demo_cnn.input.npy --output-dir demo-out/outputs"
-build/edgeq run demo-out/demo_cnn.onnx --input models/demo_cnn.input.npy --output-dir demo-out/outputs
+echo "== edgeq quantize $M --int8 --calib (static QDQ, with accuracy on 800 labelled images)"
+$E quantize "$M" --int8 --calib demo-out/calib.npy --eval demo-out/eval.npy --labels demo-out/eval_labels.npy \
+  --report-format json,md,html -o demo-out/fmnist_cnn.int8.onnx
 echo
-echo "model:   demo-out/demo_cnn.onnx (+ demo-out/demo_cnn.onnx.data)"
-echo "outputs: demo-out/outputs/logits.npy"
-echo "report:  demo-out/demo_cnn.report.json"
+echo "== edgeq compare"
+$E compare demo-out/fmnist_cnn.dynamic.int8.report.json demo-out/fmnist_cnn.int8.report.json
+echo
+echo "models:  demo-out/fmnist_cnn.dynamic.int8.onnx, demo-out/fmnist_cnn.int8.onnx"
+echo "reports: demo-out/fmnist_cnn.int8.report.{json,md,html}, demo-out/fmnist_cnn.dynamic.int8.report.json"
