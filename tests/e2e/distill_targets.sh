@@ -24,9 +24,7 @@ e2e_init
 PY=/usr/bin/python3
 RUN="$ROOT/tests/ort/run.mjs"
 MODEL="$ROOT/models/fmnist_cnn.onnx"
-[ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
-  fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
-export TMPDIR="$tmp"  # onnxruntime-node leaves debug files in TMPDIR
+e2e_need_ort
 
 # Issue #5: "Distillation targets equal softmax(teacher logits / T) computed from ORT outputs
 # within 1e-4".

@@ -29,10 +29,8 @@ PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 SCHEMA="$ROOT/docs/report.schema.json"
 FP32="$ROOT/models/fmnist_cnn.onnx"
-[ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
-  fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
-[ -d /usr/share/datasets/fashion-mnist ] || fail "dataset-fashion-mnist is missing (tools/setup.sh)"
-export TMPDIR="$tmp"  # onnxruntime-node leaves debug files in TMPDIR
+e2e_need_ort
+e2e_need_fmnist
 
 CALIB_IMAGES=200
 EVAL_IMAGES=1000

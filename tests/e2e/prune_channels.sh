@@ -22,11 +22,8 @@ e2e_init
 PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 RUN="$ROOT/tests/ort/run.mjs"
-DATASET=/usr/share/datasets/fashion-mnist
-[ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
-  fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
-[ -d "$DATASET" ] || fail "$DATASET is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
-export TMPDIR="$tmp"  # onnxruntime-node leaves debug files in TMPDIR
+e2e_need_ort
+e2e_need_fmnist
 
 SPARSITY=0.25
 # Issue #5: "Channel pruning with S = 0.25 leaves <= 80 % of the weights".

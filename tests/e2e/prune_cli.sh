@@ -26,11 +26,8 @@ PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 VALIDATE="$ROOT/tests/e2e/validate_json.py"
 SCHEMA="$ROOT/docs/report.schema.json"
-DATASET=/usr/share/datasets/fashion-mnist
-[ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
-  fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
-[ -d "$DATASET" ] || fail "$DATASET is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
-export TMPDIR="$tmp"  # onnxruntime-node leaves debug files in TMPDIR
+e2e_need_ort
+e2e_need_fmnist
 
 # Issue #5: top-1 drop at 50 % global unstructured sparsity, no fine-tuning, in points.
 MAX_DROP_50=2.0

@@ -25,11 +25,8 @@ source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
 PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
-DATASET=/usr/share/datasets/fashion-mnist
-[ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
-  fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
-[ -d "$DATASET" ] || fail "$DATASET is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
-export TMPDIR="$tmp"  # onnxruntime-node leaves debug files in TMPDIR
+e2e_need_ort
+e2e_need_fmnist
 
 # Top-1 drop bars in points (percent), from issue #4.
 MAX_DROP_STATIC_CNN=0.5

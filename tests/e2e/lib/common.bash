@@ -32,3 +32,17 @@ run() {
   status=0
   (cd "$run_dir" && "$EDGEQ" "$@") > "$log_dir/stdout" 2> "$log_dir/stderr" || status=$?
 }
+
+# e2e_need_ort: the ONNX Runtime oracle (tests/ort) must be installed; the debug files
+# onnxruntime-node leaves in TMPDIR go to the test's temp dir. Needs $ROOT.
+e2e_need_ort() {
+  [ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
+    fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"
+  export TMPDIR="$tmp"
+}
+
+# e2e_need_fmnist: the Fashion-MNIST images tools/export_fmnist_test.py reads.
+e2e_need_fmnist() {
+  [ -d /usr/share/datasets/fashion-mnist ] ||
+    fail "/usr/share/datasets/fashion-mnist is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
+}
