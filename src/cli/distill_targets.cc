@@ -2,7 +2,9 @@
 //   [--temperature T] [--features name,...] [--top-k K] [--student-width W --student-out PATH]
 //   [--threads N] [-o targets.npz]
 // Writes the teacher's soft targets over DATA as a .npz (see include/edgeq/passes/distill.h),
-// and with --student-width a channel-pruned copy of the teacher to train against them.
+// and with --student-width a channel-pruned copy of the teacher to train against them, with its
+// report <student stem>.report.json (size, the `pruning` section of the channel pruning and a
+// `distillation` section naming the targets it goes with).
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -10,10 +12,13 @@
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
+#include "cli/prune_report.h"
 #include "common/atomic_file.h"
 #include "edgeq/error.h"
 #include "edgeq/ir/onnx_io.h"
 #include "edgeq/passes/distill.h"
+#include "edgeq/report.h"
+#include "passes/prune/prune_storage.h"
 
 namespace edgeq::cli {
 
@@ -37,6 +42,43 @@ struct DistillFlags {
 std::string default_output(const std::string& teacher) {
   std::filesystem::path p(teacher);
   return (p.parent_path() / (p.stem().string() + ".targets.npz")).string();
+}
+
+int64_t weight_params(const Model& model) {
+  int64_t params = 0;
+  for (const WeightInfo& w : collect_weights(model)) params += static_cast<int64_t>(w.params);
+  return params;
+}
+
+// The report's `pruning` section for make_student's channel pruning: what `edgeq prune --pattern
+// channel --scope global --norm l1 --sparsity 1-W` reports. Width 1 prunes nothing: no layers,
+// params unchanged.
+nlohmann::json student_pruning_json(double width, const PruneSummary& s,
+                                     const std::vector<pruning::WeightStorage>& storage, int64_t params) {
+  PruneOptions o;
+  o.pattern = PrunePattern::kChannel;
+  o.sparsity = 1.0 - width;
+  o.bias_correction = false;
+  nlohmann::json j = pruning_json(o, s, storage, /*sparse_storage=*/false);
+  if (s.layers.empty()) j["params_before"] = j["params_after"] = params;
+  return j;
+}
+
+// The report's `distillation` section: the targets the student goes with.
+nlohmann::json distillation_json(const std::string& targets, const DistillSummary& s,
+                                 const DistillOptions& o, double width) {
+  nlohmann::json arrays = nlohmann::json::array();
+  for (const DistillArray& a : s.arrays)
+    arrays.push_back({{"name", a.name},
+                      {"kind", a.kind},
+                      {"tensor", a.tensor.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(a.tensor)},
+                      {"dtype", a.dtype},
+                      {"shape", a.shape}});
+  return {{"targets", targets},          {"samples", s.samples},
+          {"temperature", o.temperature}, {"outputs", s.outputs},
+          {"top_k", o.top_k},             {"features", o.features},
+          {"student_width", width},       {"arrays", std::move(arrays)}};
 }
 
 }  // namespace
@@ -108,20 +150,41 @@ void setup_distill_targets(CLI::App& command, Action& run) {
       Model teacher = load_model(f->teacher, &source);
       for (const auto& w : source.warnings) spdlog::warn("{}", w);
       check_distill_options(teacher, o);
+      const nlohmann::json data_samples =
+          f->samples > 0 ? nlohmann::json(f->samples) : nlohmann::json(nullptr);
+      ReportBuilder report("distill-targets", {{"data", f->data},
+                                               {"data_samples", data_samples},
+                                               {"batch", f->batch},
+                                               {"temperature", o.temperature},
+                                               {"features", o.features},
+                                               {"top_k", o.top_k},
+                                               {"student_width", f->student_width},
+                                               {"targets", output}});
+      if (student) {
+        report.set_input(teacher, source);
+        for (const auto& w : source.warnings) report.add_warning(w);
+      }
 
       // The student is pruned before any sample runs, so an unprunable teacher fails early.
       std::optional<Model> student_model;
       PruneSummary pruned;
+      std::vector<pruning::WeightStorage> storage;
       PassContext ctx;
       ctx.threads = f->threads;
       if (student) {
         student_model.emplace(load_model(f->teacher));
         try {
+          // A teacher written by `prune --sparse-storage`: channel pruning sees dense weights
+          // only, so its sparse weights become dense first (the student is stored dense).
+          const PassResult densified = run_pass("densify_sparse", *student_model, ctx);
+          if (densified.changes > 0) spdlog::info("student: {}", densified.summary);
           pruned = make_student(*student_model, f->student_width, ctx);
         } catch (const Error& e) {  // name the file and the flag, as `edgeq prune` does
           if (e.kind() != ErrorKind::kUnsupported) throw;
           throw Error(e.kind(), f->teacher + ": --student-width: " + e.what());
         }
+        // Dense, sparse and zstd bytes of each pruned weight, as `edgeq prune` reports them.
+        storage = pruning::measure_and_store(*student_model, pruned, /*sparse_storage=*/false, ctx);
       }
 
       NpzWriter writer(output);
@@ -137,15 +200,33 @@ void setup_distill_targets(CLI::App& command, Action& run) {
                      a.tensor.empty() ? "" : " <- " + a.tensor);
       }
 
-      // Student first, targets last: if the targets cannot be written the student goes too.
+      // Student and its report first, targets last: if the targets cannot be written the
+      // student and its report go too.
       SavedFiles saved;
+      const std::string report_path = student ? default_report_path(f->student_out) : std::string();
       if (student) {
-        for (const auto& w : ctx.warnings) spdlog::warn("{}", w);
+        for (const auto& w : warnings) report.add_warning(w);
+        for (const auto& w : ctx.warnings) {
+          spdlog::warn("{}", w);
+          report.add_warning(w);
+        }
         SaveOptions save;
         save.source_had_external_data = !source.data_files.empty();
         save.protected_paths = source.data_files;
         save.protected_paths.push_back(source.path);
-        saved = save_model(*student_model, f->student_out, save);
+        save.protected_paths.push_back(output);
+        const nlohmann::json pruning_section =
+            student_pruning_json(f->student_width, pruned, storage, weight_params(teacher));
+        const nlohmann::json distillation_section =
+            distillation_json(output, summary, o, f->student_width);
+        saved = save_model_and_report(*student_model, f->student_out, save, report_path,
+                                      [&](const SavedFiles& files) {
+                                        report.set_output(*student_model, files);
+                                        nlohmann::json j = report.finish();
+                                        j["pruning"] = pruning_section;
+                                        j["distillation"] = distillation_section;
+                                        return j;
+                                      });
       }
       try {
         writer.finish();
@@ -154,6 +235,7 @@ void setup_distill_targets(CLI::App& command, Action& run) {
           std::error_code ec;
           std::filesystem::remove(saved.model_path, ec);
           if (!saved.data_path.empty()) std::filesystem::remove(saved.data_path, ec);
+          std::filesystem::remove(report_path, ec);
         }
         throw;
       }
@@ -168,7 +250,8 @@ void setup_distill_targets(CLI::App& command, Action& run) {
           std::cout << pruned.params_before << " -> " << pruned.params_after << " weights, ";
         else
           std::cout << "the teacher unchanged, ";
-        std::cout << saved.model_bytes + saved.data_bytes << " bytes)\n";
+        std::cout << saved.model_bytes + saved.data_bytes << " bytes)\nreport: " << report_path
+                  << "\n";
       }
       return 0;
     };

@@ -181,6 +181,13 @@ Value* Graph::add_sparse_initializer(const std::string& name, std::string serial
   return v;
 }
 
+void Graph::remove_sparse_initializer(Value* value) {
+  auto it = std::find(sparse_initializers_.begin(), sparse_initializers_.end(), value);
+  EDGEQ_CHECK(it != sparse_initializers_.end(), "remove_sparse_initializer: not a sparse initializer");
+  sparse_initializers_.erase(it);
+  value->sparse_initializer_.clear();
+}
+
 void Graph::add_input(Value* value) { inputs_.push_back(value); }
 void Graph::add_output(Value* value) { outputs_.push_back(value); }
 void Graph::set_output(size_t i, Value* value) {

@@ -12,6 +12,7 @@ PassResult fold_constants(Model& model, PassContext& ctx);
 PassResult fold_batchnorm(Model& model, PassContext& ctx);
 PassResult remove_identity(Model& model, PassContext& ctx);
 PassResult eliminate_dead_nodes(Model& model, PassContext& ctx);
+PassResult densify_sparse(Model& model, PassContext& ctx);
 PassResult upgrade_opset_pass(Model& model, PassContext& ctx);
 
 // quantize/ (registered with default options; the quantize command passes its own)

@@ -19,6 +19,8 @@ const std::vector<PassInfo>& registered_passes() {
        passes::remove_identity},
       {"eliminate_dead_nodes", "graph", "Remove nodes and initializers no graph output depends on",
        passes::eliminate_dead_nodes},
+      {"densify_sparse", "graph", "Turn sparse initializers (SparseTensorProto) into dense initializers of the same name",
+       passes::densify_sparse},
       {"upgrade_opset", "graph", "Raise the ai.onnx opset to 13, rewriting ops whose signature changed", passes::upgrade_opset_pass},
       {"quantize_dynamic", "quantize", "Dynamic INT8: INT8 weights, MatMul/Gemm on integers, Conv/Gather weights dequantized",
        passes::quantize_dynamic_pass},

@@ -3,6 +3,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "edgeq/ir/sparse.h"
 #include "runtime/kernel.h"
 
 namespace edgeq {
@@ -23,6 +24,15 @@ void collect_reads(const Graph& sub, std::set<const Value*>& out) {
         if (v) out.insert(v);
   });
 }
+
+// How messages name a sparse initializer: with its graph when that is a subgraph.
+std::string sparse_what(const Graph& g, const Value& v) {
+  std::string what = "sparse initializer '" + v.name() + "'";
+  if (g.owner() != nullptr) what += " of the subgraph of " + g.owner()->describe();
+  return what;
+}
+
+bool is_constant(const Value& v) { return v.is_initializer() || v.is_sparse_initializer(); }
 
 std::string shape_text(const std::vector<int64_t>& dims) {
   std::string s = "[";
@@ -60,6 +70,12 @@ Executor::Executor(const Model& model, ExecutorOptions options)
   model.graph->for_each_graph([&](const Graph& g) {
     GraphPlan& plan = state->plans[&g];
     for (Value* v : g.initializers()) state->initializers.emplace(v, RtValue(*v->initializer()));
+    // Sparse initializers (onnx.proto SparseTensorProto, e.g. from `prune --sparse-storage`) are
+    // densified once here, as ONNX Runtime does at session creation: kernels see plain tensors.
+    // A malformed one throws kInvalidModel naming it, before anything runs.
+    for (Value* v : g.sparse_initializers())
+      state->initializers.emplace(
+          v, RtValue(sparse_tensor_to_dense(v->sparse_initializer(), sparse_what(g, *v))));
     // Last node (index) that reads each value of this graph, directly or from a subgraph.
     std::unordered_map<const Value*, size_t> last_use;
     for (size_t i = 0; i < g.nodes().size(); ++i) {
@@ -67,7 +83,7 @@ Executor::Executor(const Model& model, ExecutorOptions options)
       std::set<const Value*> reads(n.inputs().begin(), n.inputs().end());
       for (const Graph* sub : n.subgraphs()) collect_reads(*sub, reads);
       for (const Value* v : reads)
-        if (v && v->graph() == &g && !v->is_initializer()) last_use[v] = i;
+        if (v && v->graph() == &g && !is_constant(*v)) last_use[v] = i;
       const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
       auto version = model.opset(domain);
       const KernelDef* def = version ? registry_.find(domain, n.op_type(), *version) : nullptr;
@@ -126,7 +142,7 @@ std::vector<std::pair<std::string, RtValue>> Executor::run(const std::map<std::s
   std::string names;
   for (Value* v : g.inputs()) {
     known.insert(v->name());
-    if (!v->is_initializer()) names += (names.empty() ? "" : ", ") + v->name();
+    if (!is_constant(*v)) names += (names.empty() ? "" : ", ") + v->name();
   }
   for (const auto& [name, _] : feeds)
     if (!known.count(name))
@@ -137,8 +153,8 @@ std::vector<std::pair<std::string, RtValue>> Executor::run(const std::map<std::s
     if (it != feeds.end()) {
       check_feed(*v, it->second);
       inputs.push_back(it->second);
-    } else if (v->is_initializer()) {
-      inputs.push_back(RtValue(*v->initializer()));
+    } else if (is_constant(*v)) {  // an initializer listed as an input: its value is the default
+      inputs.push_back(state_->initializers.at(v));
     } else {
       throw Error(ErrorKind::kInvalidData, "input '" + v->name() + "' is missing (inputs: " + names + ")");
     }

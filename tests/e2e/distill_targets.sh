@@ -8,7 +8,10 @@
 #   - byte-identical targets for 1 and 2 threads; --data-samples;
 #   - several outputs: suffixed, sanitized names, [N, 1, C] flattened, non-float outputs skipped;
 #     an output without a single class axis exits 5;
-#   - --student-width 0.5 writes a smaller model that runs in ORT with the teacher's output shape;
+#   - --student-width 0.5 writes a smaller model that runs in ORT with the teacher's output shape,
+#     and its report <student stem>.report.json (named on stdout) validates against
+#     docs/report.schema.json with sizes equal to the files' sizes, parameter counts and shapes
+#     equal to what onnx counts in the two files, and a distillation section matching the .npz;
 #   - bad options exit 2, bad data 4, nothing to prune for the student 5, an unwritable output 6 —
 #     each writing nothing.
 #
@@ -210,6 +213,51 @@ EOF
 node "$RUN" --model "$run_dir/student.onnx" --input "image=$tmp/images.npy" > "$tmp/student.txt" \
   2> "$log_dir/ort.err" || fail "ORT cannot run the student: $(grep -v W:onnxruntime "$log_dir/ort.err" | head -c 600)"
 grep -q '^logits shape=\[1000,10\] dtype=float32' "$tmp/student.txt" || fail "student ORT output: $(cat "$tmp/student.txt")"
+ok
+# The student's report: <student stem>.report.json, named on stdout, valid against the schema,
+# its sizes the files' sizes on disk, its pruning section the weights of the two files (counted
+# here with onnx), its distillation section the targets just checked.
+SR="$run_dir/student.report.json"
+grep -qxF "report: $SR" "$log_dir/stdout" || fail "stdout does not name the student report: $(cat "$log_dir/stdout")"
+$PY "$ROOT/tests/e2e/validate_json.py" "$ROOT/docs/report.schema.json" "$SR" 2> "$log_dir/schema.err" ||
+  fail "the student report does not validate: $(head -c 1500 "$log_dir/schema.err")"
+$PY - "$SR" "$MODEL" "$run_dir/student.onnx" "$run_dir/s.npz" <<'EOF' || fail "the student report is wrong"
+import json, os, sys
+import numpy as np, onnx
+r = json.load(open(sys.argv[1]))
+teacher, student, targets = sys.argv[2:5]
+tb, sb = os.path.getsize(teacher), os.path.getsize(student)
+assert r["command"] == "distill-targets", r["command"]
+assert r["input"]["path"] == teacher and r["input"]["bytes"] == tb, r["input"]
+assert r["input"]["files"] == [{"path": teacher, "bytes": tb}], r["input"]["files"]
+assert r["output"]["path"] == student and r["output"]["bytes"] == sb, r["output"]
+assert r["output"]["files"] == [{"path": student, "bytes": sb}], r["output"]["files"]
+size = r["size"]
+assert size["bytes_before"] == tb and size["bytes_after"] == sb, (size["bytes_before"], size["bytes_after"], tb, sb)
+assert abs(size["ratio"] - tb / sb) < 1e-9, size["ratio"]
+t, s = onnx.load(teacher), onnx.load(student)
+count = lambda m: sum(int(np.prod(i.dims)) for i in m.graph.initializer)
+assert size["weights_before"]["params"] == count(t) and size["weights_after"]["params"] == count(s), \
+    (size["weights_before"], size["weights_after"], count(t), count(s))
+p = r["pruning"]
+assert p["pattern"] == "channel" and p["sparsity_target"] == 0.5 and p["sparse_storage"] is False, p
+assert p["params_before"] == count(t) and p["params_after"] == count(s), (p["params_before"], p["params_after"])
+shapes = {i.name: list(i.dims) for i in s.graph.initializer}
+assert p["layers"] and p["layers_pruned"] == sum(l["pruned"] for l in p["layers"]), p["layers_pruned"]
+for l in p["layers"]:
+    assert shapes[l["weight"]] == l["shape_after"], (l["weight"], shapes[l["weight"]], l["shape_after"])
+    if l["pruned"]:  # the bytes of the (smaller) float32 weight as written
+        assert l["dense_bytes"] == 4 * int(np.prod(l["shape_after"])), l
+d = r["distillation"]
+z = np.load(targets, allow_pickle=False)
+assert d["targets"] == targets and d["samples"] == 10 and d["temperature"] == 1, d
+assert d["outputs"] == ["logits"] and d["student_width"] == 0.5 and d["top_k"] == 0, d
+assert [a["name"] for a in d["arrays"]] == [f for f in z.files if f != "meta"], (d["arrays"], z.files)
+for a in d["arrays"]:
+    assert list(z[a["name"]].shape) == a["shape"] and str(z[a["name"]].dtype) == a["dtype"], a
+print(f"student report: {tb} -> {sb} bytes, {p['params_before']} -> {p['params_after']} weights, "
+      f"{p['layers_pruned']} layers pruned")
+EOF
 ok
 
 # ---------------------------------------------------------------- bad input: exit code, nothing written

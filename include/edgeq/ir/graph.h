@@ -209,6 +209,9 @@ class Graph {
 
   Value* add_initializer(const std::string& name, Tensor tensor);
   Value* add_sparse_initializer(const std::string& name, std::string serialized);
+  // Forgets a sparse initializer's stored form: the Value stays, with its name, uses and graph
+  // input listing, and can be given a dense initializer (the densify_sparse pass).
+  void remove_sparse_initializer(Value* value);
   void add_input(Value* value);
   void add_output(Value* value);
   void set_output(size_t i, Value* value);
