@@ -17,9 +17,23 @@ struct ConvertOptions {
   std::string report;
   std::string report_format = "json";
 };
+// Nothing changes in memory; --external-data decides how the model is stored.
+Transform convert_transform(const ConvertOptions& o) {
+  const bool external = o.external_data;
+  return [external](Model&, StepContext& ctx) {
+    StepResult r;
+    if (external) {
+      ctx.external_data = ExternalDataMode::kAlways;
+      r.summary = "initializers of 1 KiB and more go to one external data file";
+    } else {
+      r.summary = "model unchanged";
+    }
+    return r;
+  };
+}
 }  // namespace
 
-void setup_convert(CLI::App& command, Action& run) {
+void setup_convert(CLI::App& command, Actions& actions) {
   auto opts = std::make_shared<ConvertOptions>();
   command.add_option("model", opts->input, "ONNX model file to read")->required();
   command.add_option("-o,--output", opts->output, "Where to write the model")->required();
@@ -27,16 +41,21 @@ void setup_convert(CLI::App& command, Action& run) {
                    "Store initializers of 1 KiB and more in one external data file OUT.data");
   command.add_option("--report", opts->report, "Report file (default: <OUT stem>.report.json)");
   command.add_option("--report-format", opts->report_format, kReportFormatHelp)->default_str("json");
-  command.callback([opts, &run] {
+  actions.transform = [opts] { return convert_transform(*opts); };
+  command.callback([opts, &run = actions.run] {
     run = [opts] {
       const std::vector<std::string> formats = parse_report_formats(opts->report_format);
+      const Transform transform = convert_transform(*opts);
       ReportBuilder report("convert", {{"external_data", opts->external_data}});
       ModelSource source;
       Model model = load_model(opts->input, &source);
       report.set_input(model, source);
+      StepContext ctx;
+      ctx.model_path = opts->input;
+      transform(model, ctx);
 
       SaveOptions save;
-      save.external = opts->external_data ? ExternalDataMode::kAlways : ExternalDataMode::kAuto;
+      save.external = ctx.external_data;
       save.source_had_external_data = !source.data_files.empty();
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);

@@ -40,7 +40,8 @@ std::vector<float> channel_values(const std::string& text, const char* flag, int
 
 void add_data_flags(CLI::App& command, DataFlags& flags) {
   command.add_option("--fixed-input", flags.fixed_inputs,
-                     "NAME=FILE (.npy/.pb) fed unchanged with every sample (scalars, recurrent state)");
+                     "NAME=FILE (.npy/.pb) fed unchanged with every sample (scalars, recurrent state)")
+      ->type_name("NAME=PATH");
   const char* group = "Image folders";
   command.add_option("--image-size", flags.image_size, "H,W to resize images to (default: the model's input size)")
       ->group(group);

@@ -1,6 +1,6 @@
 // Flags that describe samples (DESIGN.md's data rules), shared by every command that reads
-// many samples: calibrate, quantize, eval, distill-targets. The sample count flag is each
-// command's own (--calib-samples, --eval-samples).
+// many samples: calibrate, quantize, eval, distill-targets, and prune / compress for --eval. The
+// sample count flag is each command's own (--calib-samples, --eval-samples).
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -13,29 +13,51 @@
 #include "edgeq/error.h"
 #include "edgeq/version.h"
 
-namespace {
+namespace edgeq::cli {
 
-constexpr edgeq::cli::CommandSpec kCommands[] = {
-    {"inspect", "Show what a model holds: inputs, outputs, ops, parameters, sizes",
-     edgeq::cli::setup_inspect},
-    {"convert", "Load and save a model unchanged (normalizes storage, external data); writes a report",
-     edgeq::cli::setup_convert},
-    {"run", "Run a model on the reference executor and print (or save) its outputs",
-     edgeq::cli::setup_run},
-    {"prepare", "Run graph preparation passes (fold constants and BatchNormalization, remove copies, ...)",
-     edgeq::cli::setup_prepare},
-    {"calibrate", "Run a model over samples and write the range of every float tensor (minmax, percentile, entropy, mse)",
-     edgeq::cli::setup_calibrate},
-    {"quantize", "INT8 quantization: dynamic, or static (QDQ / QOperator) with --calib DATA; writes a report",
-     edgeq::cli::setup_quantize},
-    {"prune", "Magnitude pruning (unstructured, N:M, channel) of Conv/Gemm/MatMul weights; writes a report",
-     edgeq::cli::setup_prune},
-    {"compare", "Reports side by side (size, bits per weight, accuracy), best per column marked; gates vs the first", edgeq::cli::setup_compare},
-    {"distill-targets", "Run a teacher over samples and write soft targets (.npz) for distillation; --student-width writes a pruned student",
-     edgeq::cli::setup_distill_targets},
-    {"eval", "Compare a compressed model with its float reference on samples (cosine, SQNR, top-1, per layer); writes a report",
-     edgeq::cli::setup_eval},
-};
+namespace {
+// The commands that only run (no transform) keep the plain `run` setup.
+template <void (*Setup)(CLI::App&, Action&)>
+void run_only(CLI::App& command, Actions& actions) {
+  Setup(command, actions.run);
+}
+}  // namespace
+
+const std::vector<CommandSpec>& command_table() {
+  static const std::vector<CommandSpec> kCommands = {
+      {"inspect", "Show what a model holds: inputs, outputs, ops, parameters, sizes", run_only<setup_inspect>},
+      {"convert", "Load and save a model unchanged (normalizes storage, external data); writes a report",
+       setup_convert},
+      {"run", "Run a model on the reference executor and print (or save) its outputs", run_only<setup_run>},
+      {"prepare", "Run graph preparation passes (fold constants and BatchNormalization, remove copies, ...)",
+       setup_prepare},
+      {"calibrate",
+       "Run a model over samples and write the range of every float tensor (minmax, percentile, entropy, mse)",
+       run_only<setup_calibrate>},
+      {"quantize", "INT8 quantization: dynamic, or static (QDQ / QOperator) with --calib DATA; writes a report",
+       setup_quantize},
+      {"prune", "Magnitude pruning (unstructured, N:M, channel) of Conv/Gemm/MatMul weights; writes a report",
+       setup_prune},
+      {"compress", "Run a recipe (JSON list of commands and passes, e.g. prune 2:4 then static INT8) on a model; "
+                   "one report",
+       setup_compress},
+      {"compare", "Reports side by side (size, bits per weight, accuracy), best per column marked; gates vs the first",
+       run_only<setup_compare>},
+      {"distill-targets",
+       "Run a teacher over samples and write soft targets (.npz) for distillation; --student-width writes a pruned "
+       "student",
+       run_only<setup_distill_targets>},
+      {"eval",
+       "Compare a compressed model with its float reference on samples (cosine, SQNR, top-1, per layer); writes a "
+       "report",
+       run_only<setup_eval>},
+  };
+  return kCommands;
+}
+
+}  // namespace edgeq::cli
+
+namespace {
 
 int exit_code(edgeq::ErrorKind kind) { return edgeq::error_kind_info(kind).exit_code; }
 
@@ -72,11 +94,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", log_format, "Log lines on stderr: text (default) or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}));
 
-  edgeq::cli::Action action;
-  for (const auto& spec : kCommands) {
+  // One Actions for all: only the parsed subcommand's callback sets `run`.
+  edgeq::cli::Actions actions;
+  for (const auto& spec : edgeq::cli::command_table()) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.summary);
     sub->fallthrough();  // global flags (-q, -v) also after the subcommand
-    spec.setup(*sub, action);
+    spec.setup(*sub, actions);
   }
 
   try {
@@ -96,7 +119,7 @@ int main(int argc, char** argv) {
   if (verbose) spdlog::set_level(spdlog::level::debug);
 
   try {
-    return action();
+    return actions.run();
   } catch (const edgeq::Error& e) {
     spdlog::error("{}", e.what());
     return e.exit_code();

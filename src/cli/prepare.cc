@@ -35,9 +35,40 @@ std::string default_output(const std::string& input) {
   return std::filesystem::path(input).replace_extension(".prepared.onnx").string();
 }
 
+// Checks the pass names (unknown ones fail before a large model is loaded for nothing) and
+// returns the passes run in order.
+Transform prepare_transform(const PrepareOptions& opts) {
+  if (opts.list) throw usage_error("--list prints the registered passes; it does not transform a model");
+  std::vector<std::string> passes = split_list(opts.passes);
+  if (passes.empty()) throw usage_error("--passes names no pass");
+  for (const auto& name : passes)
+    if (find_pass(name) == nullptr) {
+      std::string known;
+      for (const PassInfo& p : registered_passes()) known += (known.empty() ? "" : ", ") + std::string(p.name);
+      throw usage_error("unknown pass '" + name + "' (known passes: " + known + ")");
+    }
+  return [passes](Model& model, StepContext& step) {
+    StepResult out;
+    for (const auto& name : passes) {
+      PassContext ctx;
+      ctx.threads = step.threads;
+      ctx.log = [](const std::string& line) { spdlog::debug("{}", line); };
+      PassResult result = run_pass(name, model, ctx);
+      spdlog::info("{}: {}", name, result.summary);
+      for (const auto& w : ctx.warnings) {
+        spdlog::warn("{}: {}", name, w);
+        step.warnings.push_back(name + ": " + w);
+      }
+      out.changes += result.changes;
+      out.summary += (out.summary.empty() ? "" : "; ") + name + ": " + result.summary;
+    }
+    return out;
+  };
+}
+
 }  // namespace
 
-void setup_prepare(CLI::App& command, Action& run) {
+void setup_prepare(CLI::App& command, Actions& actions) {
   auto opts = std::make_shared<PrepareOptions>();
   command.add_option("model", opts->input, "ONNX model file to read");
   command.add_option("-o,--output", opts->output, "Where to write the model (default: <stem>.prepared.onnx)");
@@ -46,7 +77,8 @@ void setup_prepare(CLI::App& command, Action& run) {
   command.add_flag("--list", opts->list, "List the registered passes and exit");
   command.add_option("--report", opts->report, "Report file (default: <OUT stem>.report.json)");
   command.add_option("--report-format", opts->report_format, kReportFormatHelp)->default_str("json");
-  command.callback([opts, &run] {
+  actions.transform = [opts] { return prepare_transform(*opts); };
+  command.callback([opts, &run = actions.run] {
     run = [opts] {
       if (opts->list) {
         for (const PassInfo& p : registered_passes())
@@ -55,15 +87,8 @@ void setup_prepare(CLI::App& command, Action& run) {
       }
       if (opts->input.empty()) throw usage_error("prepare needs a MODEL (or --list)");
       const std::vector<std::string> formats = parse_report_formats(opts->report_format);
+      const Transform transform = prepare_transform(*opts);
       const std::vector<std::string> passes = split_list(opts->passes);
-      if (passes.empty()) throw usage_error("--passes names no pass");
-      // Unknown names fail here, before a large model is loaded for nothing.
-      for (const auto& name : passes)
-        if (find_pass(name) == nullptr) {
-          std::string known;
-          for (const PassInfo& p : registered_passes()) known += (known.empty() ? "" : ", ") + std::string(p.name);
-          throw usage_error("unknown pass '" + name + "' (known passes: " + known + ")");
-        }
       const std::string output = opts->output.empty() ? default_output(opts->input) : opts->output;
 
       ReportBuilder report("prepare", {{"passes", passes}});
@@ -71,18 +96,11 @@ void setup_prepare(CLI::App& command, Action& run) {
       Model model = load_model(opts->input, &source);
       report.set_input(model, source);
 
-      int changes = 0;
-      for (const auto& name : passes) {
-        PassContext ctx;
-        ctx.log = [](const std::string& line) { spdlog::debug("{}", line); };
-        PassResult result = run_pass(name, model, ctx);
-        spdlog::info("{}: {}", name, result.summary);
-        for (const auto& w : ctx.warnings) {
-          spdlog::warn("{}: {}", name, w);
-          report.add_warning(name + ": " + w);
-        }
-        changes += result.changes;
-      }
+      StepContext ctx;
+      ctx.model_path = opts->input;
+      const StepResult result = transform(model, ctx);
+      for (const auto& w : ctx.warnings) report.add_warning(w);
+      const int changes = result.changes;
 
       SaveOptions save;
       save.source_had_external_data = !source.data_files.empty();

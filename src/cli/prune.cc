@@ -11,6 +11,9 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/data_flags.h"
+#include "cli/prune_report.h"
+#include "cli/report_flags.h"
 #include "edgeq/error.h"
 #include "edgeq/ir/onnx_io.h"
 #include "edgeq/passes/prune.h"
@@ -34,6 +37,8 @@ struct PruneCliOptions {
   std::string pattern = "unstructured";
   std::string scope;  // "" = global, unless --schedule
   std::string norm;   // "" = l1, channel only
+  std::string score;  // "" = lamp, global unstructured only
+  bool no_bias_correction = false;
   std::string exclude_nodes;
   int64_t min_params = 256;
   bool prune_first_last = false;
@@ -42,6 +47,8 @@ struct PruneCliOptions {
   int threads = 0;
   std::string report;
   std::string report_format = "json";
+  DataFlags data;  // for --eval
+  EvalFlags eval;  // --eval, --labels, --eval-samples, gates
 };
 
 std::string default_output(const std::string& input) {
@@ -75,6 +82,12 @@ PruneOptions to_options(const PruneCliOptions& c) {
   for (const auto& n : split_list(c.exclude_nodes)) o.exclude_nodes.insert(n);
   if (!c.norm.empty() && c.pattern != "channel") throw usage_error("--norm applies to --pattern channel only");
   o.l1 = c.norm != "l2";
+  if (!c.score.empty() && (c.pattern != "unstructured" || c.scope == "layer" || !c.schedule.empty()))
+    throw usage_error("--score applies to global unstructured pruning only");
+  o.score = c.score == "magnitude" ? PruneScore::kMagnitude : PruneScore::kLamp;
+  if (c.no_bias_correction && c.pattern == "channel")
+    throw usage_error("--no-bias-correction applies to unstructured and N:M pruning only");
+  o.bias_correction = !c.no_bias_correction && c.pattern != "channel";
 
   static const std::regex kNM(R"((\d{1,6}):(\d{1,6}))");
   std::smatch nm;
@@ -130,12 +143,103 @@ std::string scope_name(const PruneOptions& o) {
   return o.scope == PruneScope::kLayer ? "layer" : "global";
 }
 
+
+// Checks the options (reading a --schedule file) and returns the pruning they describe.
+Transform prune_transform(const PruneCliOptions& c) {
+  const DataFlags& d = c.data;
+  if (c.eval.eval_data.empty() && (!d.fixed_inputs.empty() || !d.image_size.empty() || !d.mean.empty() ||
+                                   !d.std.empty() || !d.layout.empty() || d.rgb || d.bgr || d.grayscale))
+    throw usage_error("data flags (--fixed-input, --image-size, ...) describe --eval data and need --eval");
+  const PruneOptions o = to_options(c);
+  const bool sparse_storage = c.sparse_storage;
+  return [o, sparse_storage](Model& model, StepContext& step) {
+    const size_t first_warning = step.warnings.size();
+    PassContext ctx;
+    ctx.threads = step.threads;
+    ctx.warnings = std::move(step.warnings);
+    // Constant nodes become initializers first, so weights held by Constant nodes count.
+    {
+      PassContext fold = ctx;
+      fold.log = [](const std::string& line) { spdlog::debug("{}", line); };
+      // Sparse initializers (an earlier --sparse-storage) become dense first: pruning reads dense weights.
+      for (const char* name : {"densify_sparse", "fold_constants"}) {
+        PassResult r = run_pass(name, model, fold);
+        if (r.changes > 0) spdlog::info("{}: {}", name, r.summary);
+      }
+      ctx.warnings = fold.warnings;
+    }
+    ctx.log = [](const std::string& line) { spdlog::debug("{}", line); };
+    PruneSummary summary;
+    try {
+      summary = prune(model, o, ctx);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kUnsupported)
+        throw Error(e.kind(), step.model_path + ": " + e.what());
+      throw;
+    }
+    const std::vector<pruning::WeightStorage> storage = pruning::measure_and_store(model, summary, sparse_storage, ctx);
+
+    // One line per layer, then the totals.
+    const size_t width = std::to_string(summary.layers.size()).size();
+    for (size_t i = 0; i < summary.layers.size(); ++i) {
+      const PrunedLayer& l = summary.layers[i];
+      std::string line = fmt::format("[{:>{}}/{}] {} {} {}", i + 1, width, summary.layers.size(), l.weight,
+                                     pruning::shape_text(l.shape_before), l.node);
+      if (l.shape_after != l.shape_before) line += " -> " + pruning::shape_text(l.shape_after);
+      if (!l.pruned) {
+        line += ": dense: " + l.reason;
+      } else {
+        line += fmt::format(": {:.1f}% zero ({}/{})", 100.0 * l.sparsity, l.zeros, l.params);
+        const pruning::WeightStorage& st = storage[i];
+        if (st.dense_bytes > 0)
+          line += fmt::format(", {} B dense, {} B sparse, {} B zstd{}", st.dense_bytes, st.sparse_bytes, st.zstd_bytes,
+                              st.stored_sparse ? ", stored sparse" : "");
+        if (l.bias_corrected)
+          line += ", bias corrected in " + l.bias_tensor;
+        else if (!l.bias_not_corrected.empty())
+          line += ", bias not corrected: " + l.bias_not_corrected;
+      }
+      spdlog::info("{}", line);
+    }
+    uint64_t dense = 0, sparse = 0, zstd = 0;
+    int pruned = 0;
+    for (size_t i = 0; i < storage.size(); ++i) {
+      dense += storage[i].dense_bytes;
+      sparse += storage[i].sparse_bytes;
+      zstd += storage[i].zstd_bytes;
+      pruned += summary.layers[i].pruned;
+    }
+    spdlog::info("{} of {} layers pruned: {} of {} eligible weights zero ({:.2f}%, target {}); weights {} B dense, "
+                 "{} B sparse, {} B zstd",
+                 pruned, summary.layers.size(), summary.zeros, summary.eligible_params, 100.0 * summary.sparsity,
+                 o.schedule.empty() ? fmt::format("{:.2f}%", 100.0 * o.sparsity) : std::string("per layer"), dense,
+                 sparse, zstd);
+    for (size_t i = first_warning; i < ctx.warnings.size(); ++i) spdlog::warn("{}", ctx.warnings[i]);
+    step.warnings = std::move(ctx.warnings);
+
+    StepResult r;
+    r.changes = pruned;
+    r.summary = fmt::format("{}: {:.2f}% of {} eligible weights zero, {} layers pruned", pattern_name(o),
+                            100.0 * summary.sparsity, summary.eligible_params, pruned);
+    r.section = "pruning";
+    r.data = pruning_json(o, summary, storage, sparse_storage);
+    return r;
+  };
+}
+
+}  // namespace
+
 nlohmann::json pruning_json(const PruneOptions& o, const PruneSummary& s,
                             const std::vector<pruning::WeightStorage>& storage, bool sparse_storage) {
   nlohmann::json j;
   j["pattern"] = pattern_name(o);
   j["scope"] = scope_name(o);
   j["norm"] = o.pattern == PrunePattern::kChannel ? nlohmann::json(o.l1 ? "l1" : "l2") : nlohmann::json(nullptr);
+  const bool global_unstructured =
+      o.pattern == PrunePattern::kUnstructured && o.scope == PruneScope::kGlobal && o.schedule.empty();
+  j["score"] = global_unstructured ? nlohmann::json(o.score == PruneScore::kLamp ? "lamp" : "magnitude")
+                                   : nlohmann::json(nullptr);
+  j["bias_correction"] = o.bias_correction;
   j["sparsity_target"] = o.schedule.empty() ? nlohmann::json(o.sparsity) : nlohmann::json(nullptr);
   j["sparsity_achieved"] = s.sparsity;
   j["eligible_params"] = s.eligible_params;
@@ -160,6 +264,9 @@ nlohmann::json pruning_json(const PruneOptions& o, const PruneSummary& s,
                         {"reason", l.pruned ? nlohmann::json(nullptr) : nlohmann::json(l.reason)},
                         {"zeros", l.zeros},
                         {"sparsity", l.sparsity}};
+    r["bias_corrected"] = l.bias_corrected;
+    r["bias_tensor"] = l.bias_corrected ? nlohmann::json(l.bias_tensor) : nlohmann::json(nullptr);
+    r["bias_not_corrected"] = l.bias_not_corrected.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.bias_not_corrected);
     r["dense_bytes"] = measured ? nlohmann::json(st.dense_bytes) : nlohmann::json(nullptr);
     r["sparse_bytes"] = measured ? nlohmann::json(st.sparse_bytes) : nlohmann::json(nullptr);
     r["zstd_bytes"] = measured ? nlohmann::json(st.zstd_bytes) : nlohmann::json(nullptr);
@@ -181,9 +288,7 @@ nlohmann::json pruning_json(const PruneOptions& o, const PruneSummary& s,
   return j;
 }
 
-}  // namespace
-
-void setup_prune(CLI::App& command, Action& run) {
+void setup_prune(CLI::App& command, Actions& actions) {
   auto c = std::make_shared<PruneCliOptions>();
   command.add_option("model", c->input, "ONNX model to prune")->required();
   command.add_option("-o,--output", c->output, "Output model (default: <stem>.pruned.onnx beside the input)");
@@ -196,117 +301,97 @@ void setup_prune(CLI::App& command, Action& run) {
       ->check(CLI::IsMember({"global", "layer"}));
   command.add_option("--norm", c->norm, "channel: rank output channels by l1 (default) or l2 norm")
       ->check(CLI::IsMember({"l1", "l2"}));
+  command.add_option("--score", c->score,
+                     "global unstructured: compare layers by LAMP score (lamp, default) or by |w| (magnitude)")
+      ->check(CLI::IsMember({"lamp", "magnitude"}));
+  command.add_flag("--no-bias-correction", c->no_bias_correction,
+                   "unstructured, N:M: do not put the output means pruning removed back into biases");
   command.add_option("--exclude-nodes", c->exclude_nodes, "Node names to leave dense (comma-separated)");
   command.add_option("--min-params", c->min_params, "Leave layers with fewer parameters dense (default 256)");
   command.add_flag("--prune-first-last", c->prune_first_last, "Also prune the first and last eligible layers");
   command.add_option("--schedule", c->schedule,
                      "JSON object {\"node or weight name\": sparsity, ...}: per-layer sparsities (unnamed layers "
-                     "get --sparsity, default 0 = dense)");
+                     "get --sparsity, default 0 = dense)")
+      ->type_name("PATH");
   command.add_flag("--sparse-storage", c->sparse_storage,
                    "Store pruned weights as ONNX sparse initializers where that is smaller");
   command.add_option("--threads", c->threads, "Threads (default: all cores); results do not depend on it")
       ->check(CLI::NonNegativeNumber);
   command.add_option("--report", c->report, "Report file (default: <OUT stem>.report.json)");
   command.add_option("--report-format", c->report_format, kReportFormatHelp)->default_str("json");
+  add_eval_flags(command, c->eval);
+  add_data_flags(command, c->data);
 
   CLI::App* cmd = &command;
-  command.callback([c, cmd, &run] {
+  actions.transform = [c] { return prune_transform(*c); };
+  command.callback([c, cmd, &run = actions.run] {
     if (cmd->count("--sparsity")) c->sparsity = c->sparsity_value;
     run = [c] {
       const std::vector<std::string> report_formats = parse_report_formats(c->report_format);
-      const PruneOptions o = to_options(*c);
-      ReportBuilder report("prune", {{"sparsity", c->sparsity ? nlohmann::json(*c->sparsity) : nlohmann::json(nullptr)},
-                                     {"pattern", pattern_name(o)},
-                                     {"scope", scope_name(o)},
-                                     {"norm", o.pattern == PrunePattern::kChannel ? (o.l1 ? "l1" : "l2") : ""},
-                                     {"exclude_nodes", split_list(c->exclude_nodes)},
-                                     {"min_params", o.min_params},
-                                     {"prune_first_last", o.prune_first_last},
-                                     {"schedule", c->schedule.empty() ? nlohmann::json(nullptr) : nlohmann::json(c->schedule)},
-                                     {"sparse_storage", c->sparse_storage}});
+      check_eval_flags(c->eval);
+      const Transform transform = prune_transform(*c);
+      const PruneOptions o = to_options(*c);  // for the report's options
+      const bool has_eval = !c->eval.eval_data.empty();
+      const DataOptions data = has_eval ? to_data_options(c->data) : DataOptions{};
+      nlohmann::json options = {{"sparsity", c->sparsity ? nlohmann::json(*c->sparsity) : nlohmann::json(nullptr)},
+                                {"pattern", pattern_name(o)},
+                                {"scope", scope_name(o)},
+                                {"norm", o.pattern == PrunePattern::kChannel ? (o.l1 ? "l1" : "l2") : ""},
+                                {"score", o.pattern == PrunePattern::kUnstructured && o.scope == PruneScope::kGlobal &&
+                                                  o.schedule.empty()
+                                              ? (o.score == PruneScore::kLamp ? "lamp" : "magnitude")
+                                              : ""},
+                                {"bias_correction", o.bias_correction},
+                                {"exclude_nodes", split_list(c->exclude_nodes)},
+                                {"min_params", o.min_params},
+                                {"prune_first_last", o.prune_first_last},
+                                {"schedule", c->schedule.empty() ? nlohmann::json(nullptr) : nlohmann::json(c->schedule)},
+                                {"sparse_storage", c->sparse_storage}};
+      add_eval_options(options, c->eval);
+      ReportBuilder report("prune", options);
       ModelSource source;
       Model model = load_model(c->input, &source);
       report.set_input(model, source);
       const std::string output = c->output.empty() ? default_output(c->input) : c->output;
 
-      PassContext ctx;
+      StepContext ctx;
+      ctx.model_path = c->input;
       ctx.threads = c->threads;
-      for (const auto& w : source.warnings) ctx.warnings.push_back(w);
-      // Constant nodes become initializers first, so weights held by Constant nodes count.
-      {
-        PassContext fold = ctx;
-        fold.log = [](const std::string& line) { spdlog::debug("{}", line); };
-        PassResult r = run_pass("fold_constants", model, fold);
-        if (r.changes > 0) spdlog::info("fold_constants: {}", r.summary);
-        ctx.warnings = fold.warnings;
-      }
-      ctx.log = [](const std::string& line) { spdlog::debug("{}", line); };
-      PruneSummary summary;
-      try {
-        summary = prune(model, o, ctx);
-      } catch (const Error& e) {
-        if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kUnsupported)
-          throw Error(e.kind(), c->input + ": " + e.what());
-        throw;
-      }
-      const std::vector<pruning::WeightStorage> storage =
-          pruning::measure_and_store(model, summary, c->sparse_storage, ctx);
-
-      // One line per layer, then the totals.
-      const size_t width = std::to_string(summary.layers.size()).size();
-      for (size_t i = 0; i < summary.layers.size(); ++i) {
-        const PrunedLayer& l = summary.layers[i];
-        std::string line = fmt::format("[{:>{}}/{}] {} {} {}", i + 1, width, summary.layers.size(), l.weight,
-                                       pruning::shape_text(l.shape_before), l.node);
-        if (l.shape_after != l.shape_before) line += " -> " + pruning::shape_text(l.shape_after);
-        if (!l.pruned) {
-          line += ": dense: " + l.reason;
-        } else {
-          line += fmt::format(": {:.1f}% zero ({}/{})", 100.0 * l.sparsity, l.zeros, l.params);
-          const pruning::WeightStorage& st = storage[i];
-          if (st.dense_bytes > 0)
-            line += fmt::format(", {} B dense, {} B sparse, {} B zstd{}", st.dense_bytes, st.sparse_bytes,
-                                st.zstd_bytes, st.stored_sparse ? ", stored sparse" : "");
-        }
-        spdlog::info("{}", line);
-      }
-      uint64_t dense = 0, sparse = 0, zstd = 0;
-      int pruned = 0;
-      for (size_t i = 0; i < storage.size(); ++i) {
-        dense += storage[i].dense_bytes;
-        sparse += storage[i].sparse_bytes;
-        zstd += storage[i].zstd_bytes;
-        pruned += summary.layers[i].pruned;
-      }
-      spdlog::info("{} of {} layers pruned: {} of {} eligible weights zero ({:.2f}%, target {}); weights {} B dense, "
-                   "{} B sparse, {} B zstd",
-                   pruned, summary.layers.size(), summary.zeros, summary.eligible_params, 100.0 * summary.sparsity,
-                   o.schedule.empty() ? fmt::format("{:.2f}%", 100.0 * o.sparsity) : std::string("per layer"),
-                   dense, sparse, zstd);
-      for (const auto& w : ctx.warnings) {
+      for (const auto& w : source.warnings) {
         spdlog::warn("{}", w);
-        report.add_warning(w);
+        ctx.warnings.push_back(w);
       }
+      const StepResult result = transform(model, ctx);
+      for (const auto& w : ctx.warnings) report.add_warning(w);
+
+      // The pruned model in memory against the input, before anything is written.
+      const nlohmann::json accuracy = evaluate_for_report(c->eval, data, c->input, model, c->threads);
 
       SaveOptions save;
       save.source_had_external_data = !source.data_files.empty();
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = c->report.empty() ? default_report_path(output) : c->report;
-      const nlohmann::json section = pruning_json(o, summary, storage, c->sparse_storage);
+      bool gates_passed = true;
+      nlohmann::json gates;
       SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, report_formats}, [&](const SavedFiles& files) {
         report.set_output(model, files);
         nlohmann::json j = report.finish();
-        j["pruning"] = section;
+        j[result.section] = result.data;
+        gates_passed = add_accuracy_and_gates(j, accuracy, c->eval);
+        if (j.contains("gates")) gates["gates"] = j["gates"];
         return j;
       });
       const uint64_t in_bytes = source.file_bytes + source.data_bytes;
       const uint64_t out_bytes = saved.model_bytes + saved.data_bytes;
       std::cout << "pruned " << c->input << " -> " << saved.model_path << " ("
-                << fmt::format("{:.2f}", 100.0 * summary.sparsity) << "% of " << summary.eligible_params
-                << " eligible weights zero, " << pruned << " layers; " << in_bytes << " -> " << out_bytes
+                << fmt::format("{:.2f}", 100.0 * result.data["sparsity_achieved"].get<double>()) << "% of "
+                << result.data["eligible_params"].get<uint64_t>() << " eligible weights zero, "
+                << result.data["layers_pruned"].get<int>() << " layers; " << in_bytes << " -> " << out_bytes
                 << " bytes)\nreport: " << report_path << "\n";
-      return 0;
+      print_accuracy(std::cout, accuracy);
+      print_gates(std::cout, gates);
+      return gates_passed ? 0 : error_kind_info(ErrorKind::kGateFailed).exit_code;
     };
   });
 }

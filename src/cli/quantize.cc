@@ -53,13 +53,15 @@ std::set<std::string> as_set(const std::string& list) {
   return {items.begin(), items.end()};
 }
 
-// The graph-preparation passes quantization relies on: Constant weights become initializers
+// The graph-preparation passes quantization relies on: sparse initializers become dense, Constant
+// weights become initializers
 // (and Casts of FP16 weights are folded), BatchNormalization disappears into Conv weights,
 // Identity/Dropout and dead nodes go.
 void prepare(Model& model, PassContext& ctx) {
   PassContext prep = ctx;
   prep.log = [](const std::string& line) { spdlog::debug("{}", line); };
-  for (const char* name : {"remove_identity", "fold_constants", "fold_batchnorm", "eliminate_dead_nodes"}) {
+  for (const char* name :
+       {"densify_sparse", "remove_identity", "fold_constants", "fold_batchnorm", "eliminate_dead_nodes"}) {
     PassResult r = run_pass(name, model, prep);
     if (r.changes > 0) spdlog::info("{}: {}", name, r.summary);
   }
@@ -131,14 +133,136 @@ nlohmann::json summary_json(const QuantizeSummary& s, const QuantizeCliOptions& 
   return j;
 }
 
+// Checks the options (before any model is read) and returns the quantization they describe.
+// `standalone`: `edgeq quantize` itself, whose --eval reads the data flags too (a recipe step's
+// data flags describe only its --calib data; compress has its own for --eval).
+Transform quantize_transform(const QuantizeCliOptions& o, bool standalone) {
+  if (!o.int8) throw usage_error("choose a precision: --int8");
+  const bool is_static = !o.calib.empty();
+  if (!is_static) {
+    if (o.format != "qdq") throw usage_error("--format qoperator needs --calib (static quantization)");
+    if (o.method != "minmax" || o.calib_samples > 0 || !o.calib_table.empty())
+      throw usage_error("--method, --calib-samples and --calib-table need --calib");
+  }
+  QuantizeOptions q;
+  q.format = o.format == "qoperator" ? QuantFormat::kQOperator : QuantFormat::kQdq;
+  q.per_channel = !o.per_tensor;
+  q.weight_signed = o.weight_type == "s8";
+  q.activation_signed = o.activation_type == "s8";
+  q.symmetric_activations = o.symmetric_activations;
+  q.reduce_range = o.reduce_range;
+  q.exclude_nodes = as_set(o.exclude_nodes);
+  q.exclude_op_types = as_set(o.exclude_op_types);
+  q.op_types = as_set(o.op_types);
+  const auto& mode_ops = is_static ? static_op_types() : dynamic_op_types();
+  for (const auto& op : q.op_types)
+    if (!mode_ops.count(op)) {
+      std::string known;
+      for (const auto& m : mode_ops) known += (known.empty() ? "" : ", ") + m;
+      throw usage_error("--op-types: " + op + " is not quantized in " + (is_static ? "static" : "dynamic") +
+                        " mode (these are: " + known + ")");
+    }
+  DataOptions data;
+  if (is_static) {
+    data = to_data_options(o.data);
+    data.max_samples = o.calib_samples;
+  } else if ((!standalone || o.eval.eval_data.empty()) &&
+             (!o.data.fixed_inputs.empty() || !o.data.image_size.empty())) {
+    throw usage_error(std::string("data flags (--fixed-input, --image-size, ...) need --calib") +
+                      (standalone ? " or --eval" : ""));
+  }
+
+  return [o, q, data, is_static](Model& model, StepContext& step) mutable {
+    PassContext ctx;
+    ctx.threads = step.threads;
+    ctx.log = [](const std::string& line) { spdlog::info("{}", line); };
+    ctx.warnings = std::move(step.warnings);
+    {
+      bool quantized_already = false;
+      model.graph->for_each_graph([&](const Graph& g) {
+        for (const auto& n : g.nodes()) quantized_already |= is_quantized_op(n->domain(), n->op_type());
+      });
+      if (quantized_already) {
+        const std::string line = "the model already holds quantized ops; only its float parts are quantized";
+        spdlog::warn("{}", line);
+        ctx.warnings.push_back(line);
+      }
+    }
+    const int64_t opset_before = model.opset("").value_or(0);
+    prepare(model, ctx);
+    ensure_opset(model, q, is_static, step.model_path, ctx);
+    // A model with external data may be much larger than memory: quantized weights go to a
+    // scratch file (beside the output) and are streamed into the output's data file.
+    q.spill_dir = step.spill_dir;
+
+    QuantizeSummary summary;
+    int64_t calib_samples = 0;
+    int qoperator_nodes = 0;
+    if (is_static) {
+      const std::set<std::string> tensors = static_calibration_tensors(model, q);
+      auto samples = open_samples(model, o.calib, data);
+      CalibOptions co;
+      co.method = parse_calib_method(o.method);
+      co.percentile = o.percentile;
+      co.threads = step.threads;
+      co.quant_levels = 256;
+      spdlog::info("calibrating {} tensors on {} ({})", tensors.size(), samples->describe(), o.method);
+      CalibrationTable table = calibrate(model, *samples, tensors, co);
+      calib_samples = table.samples;
+      if (!o.calib_table.empty()) write_file_atomic(o.calib_table, table.to_tsv());
+      summary = quantize_static(model, q, table, ctx);
+      if (q.format == QuantFormat::kQOperator) qoperator_nodes = qdq_to_qoperator(model, ctx);
+      if (!summary.unreached.empty())
+        ctx.warnings.push_back(std::to_string(summary.unreached.size()) +
+                               " tensors were never reached by calibration (If/Loop branches) and stay float");
+    } else {
+      summary = quantize_dynamic(model, q, ctx);
+    }
+    for (const auto& s : summary.skipped) spdlog::debug("left float: {}", s);
+    if (!is_static && summary.quantized_nodes.count("Conv")) {
+      // Measured (bench/bench_quantize.sh): ONNX Runtime runs Conv with a dequantized weight,
+      // and ConvInteger, slower than the float Conv it can prepack. Say so where it matters.
+      const std::string line = "dynamic INT8 stores Conv weights as INT8 but runs Conv in float (smaller file, "
+                               "not faster); static INT8 (--calib DATA) makes convolutional models faster";
+      spdlog::warn("{}", line);
+      ctx.warnings.push_back(line);
+    }
+    if (summary.tensors.empty())
+      ctx.warnings.push_back("nothing was quantized: the model has no " + std::string(is_static ? "static" : "dynamic") +
+                             "-quantizable op with float32 inputs and constant weights");
+
+    uint64_t before = 0, after = 0, params = 0;
+    for (const auto& t : summary.tensors) {
+      before += t.bytes_before;
+      after += t.bytes_after;
+      uint64_t n = 1;
+      for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
+      params += n;
+    }
+    if (params > 0)
+      spdlog::info("quantized {} tensors: {} -> {} bytes, {:.2f} bits per weight", summary.tensors.size(), before,
+                   after, 8.0 * static_cast<double>(after) / static_cast<double>(params));
+    step.warnings = std::move(ctx.warnings);
+
+    StepResult r;
+    r.changes = static_cast<int>(summary.tensors.size());
+    r.summary = fmt::format("{} INT8 ({}): {} tensors quantized, {} -> {} bytes", is_static ? "static" : "dynamic",
+                            is_static ? o.format : "integer-ops", summary.tensors.size(), before, after);
+    r.section = "quantization";
+    r.data = summary_json(summary, o, is_static, calib_samples, qoperator_nodes, opset_before,
+                          model.opset("").value_or(0));
+    return r;
+  };
+}
+
 }  // namespace
 
-void setup_quantize(CLI::App& command, Action& run) {
+void setup_quantize(CLI::App& command, Actions& actions) {
   auto o = std::make_shared<QuantizeCliOptions>();
   command.add_option("model", o->input, "ONNX model to quantize")->required();
   command.add_option("-o,--output", o->output, "Output model (default: <stem>.int8.onnx beside the input)");
   command.add_flag("--int8", o->int8, "8-bit integer quantization (the only precision so far)");
-  command.add_option("--calib", o->calib, "Calibration data: static quantization (else dynamic)");
+  command.add_option("--calib", o->calib, "Calibration data: static quantization (else dynamic)")->type_name("PATH");
   add_data_flags(command, o->data);
   command.add_option("--method", o->method, "Calibration method")
       ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
@@ -158,57 +282,32 @@ void setup_quantize(CLI::App& command, Action& run) {
   command.add_option("--exclude-nodes", o->exclude_nodes, "Node names to leave float (comma-separated)");
   command.add_option("--exclude-op-types", o->exclude_op_types, "Op types to leave float");
   command.add_option("--op-types", o->op_types, "Quantize only these op types");
-  command.add_option("--calib-table", o->calib_table, "Also write the calibration table (TSV) here");
+  command.add_option("--calib-table", o->calib_table, "Also write the calibration table (TSV) here")
+      ->type_name("PATH");
   command.add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::NonNegativeNumber);
   command.add_option("--report", o->report, "Report file (default: <OUT stem>.report.json)");
   command.add_option("--report-format", o->report_format, kReportFormatHelp)->default_str("json");
   add_eval_flags(command, o->eval);
 
-  command.callback([o, &run] {
+  actions.transform = [o] { return quantize_transform(*o, /*standalone=*/false); };
+  command.callback([o, &run = actions.run] {
     run = [o] {
       const std::vector<std::string> report_formats = parse_report_formats(o->report_format);
-      if (!o->int8) throw usage_error("choose a precision: --int8");
       check_eval_flags(o->eval);
+      const bool has_eval = !o->eval.eval_data.empty();
+      const Transform transform = quantize_transform(*o, /*standalone=*/true);
       const bool is_static = !o->calib.empty();
-      if (!is_static) {
-        if (o->format != "qdq") throw usage_error("--format qoperator needs --calib (static quantization)");
-        if (o->method != "minmax" || o->calib_samples > 0 || !o->calib_table.empty())
-          throw usage_error("--method, --calib-samples and --calib-table need --calib");
-      }
-      QuantizeOptions q;
-      q.format = o->format == "qoperator" ? QuantFormat::kQOperator : QuantFormat::kQdq;
-      q.per_channel = !o->per_tensor;
-      q.weight_signed = o->weight_type == "s8";
-      q.activation_signed = o->activation_type == "s8";
-      q.symmetric_activations = o->symmetric_activations;
-      q.reduce_range = o->reduce_range;
-      q.exclude_nodes = as_set(o->exclude_nodes);
-      q.exclude_op_types = as_set(o->exclude_op_types);
-      q.op_types = as_set(o->op_types);
-      const auto& mode_ops = is_static ? static_op_types() : dynamic_op_types();
-      for (const auto& op : q.op_types)
-        if (!mode_ops.count(op)) {
-          std::string known;
-          for (const auto& m : mode_ops) known += (known.empty() ? "" : ", ") + m;
-          throw usage_error("--op-types: " + op + " is not quantized in " + (is_static ? "static" : "dynamic") +
-                            " mode (these are: " + known + ")");
-        }
-      DataOptions data;
-      if (is_static || !o->eval.eval_data.empty()) {
-        data = to_data_options(o->data);
-        data.max_samples = o->calib_samples;
-      } else if (!o->data.fixed_inputs.empty() || !o->data.image_size.empty()) {
-        throw usage_error("data flags (--fixed-input, --image-size, ...) need --calib or --eval");
-      }
+      DataOptions data;  // for --eval
+      if (has_eval) data = to_data_options(o->data);
 
       nlohmann::json options = {{"int8", true},
                                 {"calib", is_static ? nlohmann::json(o->calib) : nlohmann::json(nullptr)},
                                 {"format", o->format},
-                                {"per_channel", q.per_channel},
+                                {"per_channel", !o->per_tensor},
                                 {"weight_type", o->weight_type},
                                 {"activation_type", o->activation_type},
-                                {"symmetric_activations", q.symmetric_activations},
-                                {"reduce_range", q.reduce_range},
+                                {"symmetric_activations", o->symmetric_activations},
+                                {"reduce_range", o->reduce_range},
                                 {"exclude_nodes", split_list(o->exclude_nodes)},
                                 {"exclude_op_types", split_list(o->exclude_op_types)},
                                 {"op_types", split_list(o->op_types)}};
@@ -224,78 +323,15 @@ void setup_quantize(CLI::App& command, Action& run) {
       report.set_input(model, source);
       const std::string output = o->output.empty() ? default_output(o->input) : o->output;
 
-      PassContext ctx;
+      StepContext ctx;
+      ctx.model_path = o->input;
       ctx.threads = o->threads;
-      ctx.log = [](const std::string& line) { spdlog::info("{}", line); };
-      for (const auto& w : source.warnings) ctx.warnings.push_back(w);
-      {
-        bool quantized_already = false;
-        model.graph->for_each_graph([&](const Graph& g) {
-          for (const auto& n : g.nodes()) quantized_already |= is_quantized_op(n->domain(), n->op_type());
-        });
-        if (quantized_already) {
-          const std::string line = "the model already holds quantized ops; only its float parts are quantized";
-          spdlog::warn("{}", line);
-          ctx.warnings.push_back(line);
-        }
-      }
-      const int64_t opset_before = model.opset("").value_or(0);
-      prepare(model, ctx);
-      ensure_opset(model, q, is_static, o->input, ctx);
+      ctx.warnings = source.warnings;
       if (!source.data_files.empty()) {
-        // A model with external data may be much larger than memory: quantized weights go to a
-        // scratch file beside the output and are streamed into the output's data file.
         std::filesystem::path dir = std::filesystem::path(output).parent_path();
-        q.spill_dir = dir.empty() ? "." : dir.string();
+        ctx.spill_dir = dir.empty() ? "." : dir.string();
       }
-
-      QuantizeSummary summary;
-      int64_t calib_samples = 0;
-      int qoperator_nodes = 0;
-      if (is_static) {
-        const std::set<std::string> tensors = static_calibration_tensors(model, q);
-        auto samples = open_samples(model, o->calib, data);
-        CalibOptions co;
-        co.method = parse_calib_method(o->method);
-        co.percentile = o->percentile;
-        co.threads = o->threads;
-        co.quant_levels = 256;
-        spdlog::info("calibrating {} tensors on {} ({})", tensors.size(), samples->describe(), o->method);
-        CalibrationTable table = calibrate(model, *samples, tensors, co);
-        calib_samples = table.samples;
-        if (!o->calib_table.empty()) write_file_atomic(o->calib_table, table.to_tsv());
-        summary = quantize_static(model, q, table, ctx);
-        if (q.format == QuantFormat::kQOperator) qoperator_nodes = qdq_to_qoperator(model, ctx);
-        if (!summary.unreached.empty())
-          ctx.warnings.push_back(std::to_string(summary.unreached.size()) +
-                                 " tensors were never reached by calibration (If/Loop branches) and stay float");
-      } else {
-        summary = quantize_dynamic(model, q, ctx);
-      }
-      for (const auto& s : summary.skipped) spdlog::debug("left float: {}", s);
-      if (!is_static && summary.quantized_nodes.count("Conv")) {
-        // Measured (bench/bench_quantize.sh): ONNX Runtime runs Conv with a dequantized weight,
-        // and ConvInteger, slower than the float Conv it can prepack. Say so where it matters.
-        const std::string line = "dynamic INT8 stores Conv weights as INT8 but runs Conv in float (smaller file, "
-                                 "not faster); static INT8 (--calib DATA) makes convolutional models faster";
-        spdlog::warn("{}", line);
-        ctx.warnings.push_back(line);
-      }
-      if (summary.tensors.empty())
-        ctx.warnings.push_back("nothing was quantized: the model has no " + std::string(is_static ? "static" : "dynamic") +
-                               "-quantizable op with float32 inputs and constant weights");
-
-      uint64_t before = 0, after = 0, params = 0;
-      for (const auto& t : summary.tensors) {
-        before += t.bytes_before;
-        after += t.bytes_after;
-        uint64_t n = 1;
-        for (int64_t d : t.shape) n *= static_cast<uint64_t>(d);
-        params += n;
-      }
-      if (params > 0)
-        spdlog::info("quantized {} tensors: {} -> {} bytes, {:.2f} bits per weight", summary.tensors.size(), before,
-                     after, 8.0 * static_cast<double>(after) / static_cast<double>(params));
+      const StepResult result = transform(model, ctx);
       for (const auto& w : ctx.warnings) report.add_warning(w);
 
       // The quantized model in memory against the float input, before anything is written.
@@ -306,13 +342,12 @@ void setup_quantize(CLI::App& command, Action& run) {
       save.protected_paths = source.data_files;
       save.protected_paths.push_back(source.path);
       const std::string report_path = o->report.empty() ? default_report_path(output) : o->report;
-      const nlohmann::json quant_section = summary_json(summary, *o, is_static, calib_samples, qoperator_nodes, opset_before, model.opset("").value_or(0));
       bool gates_passed = true;
       nlohmann::json gates;
       SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, report_formats}, [&](const SavedFiles& files) {
         report.set_output(model, files);
         nlohmann::json j = report.finish();
-        j["quantization"] = quant_section;
+        j[result.section] = result.data;
         gates_passed = add_accuracy_and_gates(j, accuracy, o->eval);
         if (j.contains("gates")) gates["gates"] = j["gates"];
         return j;

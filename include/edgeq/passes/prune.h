@@ -25,6 +25,12 @@ namespace edgeq {
 
 enum class PrunePattern { kUnstructured, kNM, kChannel };
 enum class PruneScope { kGlobal, kLayer };
+// How global unstructured pruning compares weights of different layers:
+//   lamp       layer-adaptive magnitude (LAMP): w^2 over the sum of the squares of the weights of
+//              its layer that are not smaller; the largest weight of a layer scores 1, so no layer
+//              is emptied and layers with small weights are not wiped out (default);
+//   magnitude  |w| itself.
+enum class PruneScore { kLamp, kMagnitude };
 
 struct PruneOptions {
   PrunePattern pattern = PrunePattern::kUnstructured;
@@ -32,6 +38,10 @@ struct PruneOptions {
   double sparsity = 0.5;                     // fraction of eligible weights (or channels) removed
   int n = 2, m = 4;                          // N:M
   bool l1 = true;                            // channel: L1 (else L2) norm
+  PruneScore score = PruneScore::kLamp;      // unstructured global ranking
+  // Unstructured and N:M: put the mean each output channel lost back into a bias where the
+  // expected input follows from the graph's constants (src/passes/prune/bias_correction.h).
+  bool bias_correction = true;
   std::map<std::string, double> schedule;    // per-layer sparsity (weight or node name → S)
   std::set<std::string> exclude_nodes;
   int64_t min_params = 256;
@@ -48,6 +58,9 @@ struct PrunedLayer {
   int64_t zeros = 0;      // zeros after (unstructured, N:M)
   double sparsity = 0;    // zeros / params, or removed channels / channels
   bool pruned = false;    // false: left dense (and why)
+  bool bias_corrected = false;     // bias correction put the lost output means back
+  std::string bias_tensor;         // ... into this initializer (a bias, a BatchNormalization mean)
+  std::string bias_not_corrected;  // why not, when it was tried and could not be done
   std::string reason;     // "first layer", "fewer than 256 parameters", "input channels not a multiple of 4", ...
 };
 

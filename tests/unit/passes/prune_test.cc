@@ -188,6 +188,7 @@ TEST(Prune, GlobalZeroesExactlyRoundSTimesEligibleParamsMatchingAFullSort) {
       Net original = make_net(levels);
       PruneOptions o;
       o.sparsity = s;
+      o.score = PruneScore::kMagnitude;  // the reference sorts |w|; LAMP has its own test (prune_bias_test.cc)
       PruneSummary sum = run_prune(n.model, o);
       int64_t total = 0;
       for (const auto& w : pruned) total += static_cast<int64_t>(n.w(w).element_count());
@@ -223,6 +224,7 @@ TEST(Prune, GlobalZeroesAreNeverLargerThanSurvivors) {
   Net original = make_net();
   PruneOptions o;
   o.sparsity = 0.6;
+  o.score = PruneScore::kMagnitude;
   run_prune(n.model, o);
   float max_zeroed = 0, min_kept = std::numeric_limits<float>::infinity();
   for (const auto& w : {"W1", "W2", "W3", "W4", "W5"}) {
@@ -557,6 +559,7 @@ TEST(Prune, SameResultForAnyThreadCount) {
       Net n = make();
       PruneOptions o;
       o.scope = scope;
+      o.score = PruneScore::kMagnitude;
       o.sparsity = 0.55;
       o.prune_first_last = true;
       PruneSummary s = run_prune(n.model, o, threads);
