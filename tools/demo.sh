@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The main job on a bundled model: set up, build, then quantize models/fmnist_cnn.onnx (a small
 # MobileNet-style Fashion-MNIST classifier) to INT8 — dynamic, then static with calibration —
-# measure the static model against the float one on 1000 labelled test images, and compare the
-# reports. Outputs go to demo-out/.
+# measure the static model against the float one on 800 labelled test images, run a recipe (50 %
+# pruning, then static INT8) with `edgeq compress`, and compare the reports. Outputs go to demo-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 rm -rf demo-out
 mkdir -p demo-out
-E=build/edgeq
+E=${EDGEQ_BIN:-build/edgeq}
 M=models/fmnist_cnn.onnx
 
 # The bundled test images come with their labels in one .npz; calibration and evaluation read
@@ -31,8 +31,23 @@ echo "== edgeq quantize $M --int8 --calib (static QDQ, with accuracy on 800 labe
 $E quantize "$M" --int8 --calib demo-out/calib.npy --eval demo-out/eval.npy --labels demo-out/eval_labels.npy \
   --report-format json,md,html -o demo-out/fmnist_cnn.int8.onnx
 echo
-echo "== edgeq compare"
-$E compare demo-out/fmnist_cnn.dynamic.int8.report.json demo-out/fmnist_cnn.int8.report.json
+# A recipe: paths in it are relative to the recipe file, so it sits beside calib.npy.
+cat > demo-out/recipe.json <<'JSON'
+{
+  "name": "prune50-static-int8",
+  "steps": [
+    {"command": "prune", "options": {"sparsity": 0.5}},
+    {"command": "quantize", "options": {"int8": true, "calib": "calib.npy"}}
+  ]
+}
+JSON
+echo "== edgeq compress $M --recipe demo-out/recipe.json (50 % pruning, then static INT8)"
+$E compress "$M" --recipe demo-out/recipe.json --eval demo-out/eval.npy --labels demo-out/eval_labels.npy \
+  -o demo-out/fmnist_cnn.pruned.int8.onnx
 echo
-echo "models:  demo-out/fmnist_cnn.dynamic.int8.onnx, demo-out/fmnist_cnn.int8.onnx"
+echo "== edgeq compare"
+$E compare demo-out/fmnist_cnn.dynamic.int8.report.json demo-out/fmnist_cnn.int8.report.json \
+  demo-out/fmnist_cnn.pruned.int8.report.json
+echo
+echo "models:  demo-out/fmnist_cnn.dynamic.int8.onnx, demo-out/fmnist_cnn.int8.onnx, demo-out/fmnist_cnn.pruned.int8.onnx"
 echo "reports: demo-out/fmnist_cnn.int8.report.{json,md,html}, demo-out/fmnist_cnn.dynamic.int8.report.json"
