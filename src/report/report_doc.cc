@@ -86,7 +86,7 @@ std::string shape_text(const json& shape) {
 // The top-level sections the document renders; any other key is listed as not rendered.
 const std::set<std::string> kKnownSections = {
     "schema", "schema_version", "edgeq_version", "command", "options", "warnings", "input",
-    "output", "size",   "timing",         "quantization",  "pruning", "accuracy", "gates"};
+    "output", "size",   "timing",         "quantization",  "pruning", "accuracy", "gates", "recipe"};
 
 // How many rows Markdown shows per table: enough to see the story, short enough for a CI comment.
 constexpr size_t kMdTensorRows = 10;
@@ -281,6 +281,29 @@ std::string capped_list(const json& items) {
   return out;
 }
 
+// `edgeq compress`: the steps in order, what each ran and did.
+Section recipe_section(const json& r) {
+  Section s{"recipe", "Recipe", {}, {}, ""};
+  std::string head = text(field(r, "path"));
+  if (!text(field(r, "name")).empty()) head = text(field(r, "name")) + " (" + head + ")";
+  if (!text(field(r, "description")).empty()) head += ": " + text(field(r, "description"));
+  s.lines.push_back({{head}});
+  Table t{{"step", "runs", "summary", "changes", "seconds"}, "lllrr", {}, kMdLayerRows, "steps"};
+  for (const json& step : field(r, "steps")) {
+    std::string runs;
+    if (field(step, "command").is_string()) {
+      runs = text(field(step, "command"));
+      for (const json& word : field(step, "argv")) runs += " " + text(word);
+    } else {
+      runs = "pass " + text(field(step, "pass"));
+    }
+    t.rows.push_back({num_cell(field(step, "step"), 0), runs, text(field(step, "summary")),
+                      num_cell(field(step, "changes"), 0), num_cell(field(step, "seconds"), 3)});
+  }
+  if (!t.rows.empty()) s.tables.push_back(std::move(t));
+  return s;
+}
+
 Section quantization_section(const json& q) {
   Section s{"quantization", "Quantization", {}, {}, ""};
   std::string mode = text(field(q, "mode"));
@@ -328,8 +351,9 @@ Section pruning_section(const json& p) {
                       num_cell(field(p, "sparse_bytes"), 0) + " B, zstd " + num_cell(field(p, "zstd_bytes"), 0) +
                       " B, stored " + num_cell(field(p, "stored_bytes"), 0) + " B" +
                       (field(p, "sparse_storage") == true ? " (sparse storage)" : "")}});
-  Table t{{"layer", "op", "shape", "sparsity", "dense B", "sparse B", "zstd B", "storage"}, "lllrrrrl", {},
-          kMdLayerRows, "layers"};
+  if (field(p, "score").is_string()) s.lines.push_back({{"global ranking by " + text(field(p, "score")) + " score"}});
+  Table t{{"layer", "op", "shape", "sparsity", "dense B", "sparse B", "zstd B", "storage", "bias correction"},
+          "lllrrrrll", {}, kMdLayerRows, "layers"};
   for (const json& l : field(p, "layers")) {
     std::string shape = shape_text(field(l, "shape_before"));
     if (field(l, "shape_after") != field(l, "shape_before")) shape += " → " + shape_text(field(l, "shape_after"));
@@ -337,7 +361,11 @@ Section pruning_section(const json& p) {
                                                        : "dense: " + text(field(l, "reason"));
     t.rows.push_back({text(field(l, "weight")), text(field(l, "op_type")), shape, sparsity,
                       num_cell(field(l, "dense_bytes"), 0), num_cell(field(l, "sparse_bytes"), 0),
-                      num_cell(field(l, "zstd_bytes"), 0), text(field(l, "storage"))});
+                      num_cell(field(l, "zstd_bytes"), 0), text(field(l, "storage")),
+                      field(l, "bias_corrected") == true ? "into " + text(field(l, "bias_tensor"))
+                                                         : field(l, "bias_not_corrected").is_string()
+                                                               ? "no: " + text(field(l, "bias_not_corrected"))
+                                                               : "–"});
   }
   if (!t.rows.empty()) s.tables.push_back(std::move(t));
   return s;
@@ -430,6 +458,7 @@ Doc build_doc(const json& r) {
   if (field(r, "gates").is_array() && !field(r, "gates").empty()) doc.sections.push_back(gates_section(field(r, "gates")));
   if (field(r, "accuracy").is_object())
     for (auto& s : accuracy_sections(field(r, "accuracy"))) doc.sections.push_back(std::move(s));
+  if (field(r, "recipe").is_object()) doc.sections.push_back(recipe_section(field(r, "recipe")));
   if (field(r, "quantization").is_object()) doc.sections.push_back(quantization_section(field(r, "quantization")));
   if (field(r, "pruning").is_object()) doc.sections.push_back(pruning_section(field(r, "pruning")));
   doc.sections.push_back(tensors_section(field(size, "tensors")));
