@@ -2,6 +2,7 @@
 #include <set>
 
 #include "edgeq/report.h"
+#include "edgeq/ir/sparse.h"
 
 namespace edgeq {
 
@@ -49,6 +50,12 @@ std::vector<WeightInfo> collect_weights(const Model& model) {
   };
   model.graph->for_each_graph([&](const Graph& g) {
     for (Value* v : g.initializers()) add(v->name(), *v->initializer(), first_consumer(v));
+    // Sparse initializers count with their dense shape and the bytes they are stored in.
+    for (Value* v : g.sparse_initializers()) {
+      const Tensor dense = sparse_tensor_to_dense(v->sparse_initializer(), "sparse initializer '" + v->name() + "'");
+      out.push_back({v->name(), dense.dtype(), dense.dims(), dense.element_count(),
+                     static_cast<uint64_t>(v->sparse_initializer().size()), first_consumer(v)});
+    }
     for (const auto& n : g.nodes()) {
       if (n->op_type() != "Constant" || !(n->domain().empty() || n->domain() == "ai.onnx")) continue;
       const Attribute* value = n->attr("value");
