@@ -293,6 +293,19 @@ class Loader {
       t->clear_raw_data();
       t->set_data_location(onnx::TensorProto::EXTERNAL);
     }
+    // Inference types sparse initializers as sparse_tensor, which no op input accepts: give it
+    // their dense type instead (dims and dtype, no data).
+    {
+      auto* g = copy.mutable_graph();
+      for (const auto& sp : g->sparse_initializer()) {
+        auto* t = g->add_initializer();
+        t->set_name(sp.values().name());
+        t->set_data_type(sp.values().data_type());
+        for (int64_t d : sp.dims()) t->add_dims(d);
+        t->set_data_location(onnx::TensorProto::EXTERNAL);
+      }
+      g->clear_sparse_initializer();
+    }
     try {
       onnx::ShapeInferenceOptions opts;
       opts.check_type = true;
