@@ -364,34 +364,14 @@ void setup_prune(CLI::App& command, Actions& actions) {
       const StepResult result = transform(model, ctx);
       for (const auto& w : ctx.warnings) report.add_warning(w);
 
-      // The pruned model in memory against the input, before anything is written.
-      const nlohmann::json accuracy = evaluate_for_report(c->eval, data, c->input, model, c->threads);
-
-      SaveOptions save;
-      save.source_had_external_data = !source.data_files.empty();
-      save.protected_paths = source.data_files;
-      save.protected_paths.push_back(source.path);
-      const std::string report_path = c->report.empty() ? default_report_path(output) : c->report;
-      bool gates_passed = true;
-      nlohmann::json gates;
-      SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, report_formats}, [&](const SavedFiles& files) {
-        report.set_output(model, files);
-        nlohmann::json j = report.finish();
-        j[result.section] = result.data;
-        gates_passed = add_accuracy_and_gates(j, accuracy, c->eval);
-        if (j.contains("gates")) gates["gates"] = j["gates"];
-        return j;
-      });
-      const uint64_t in_bytes = source.file_bytes + source.data_bytes;
-      const uint64_t out_bytes = saved.model_bytes + saved.data_bytes;
-      std::cout << "pruned " << c->input << " -> " << saved.model_path << " ("
+      const WrittenModel w = evaluate_and_write(model, source, output, c->report, report_formats, report, c->eval, data,
+                                                c->threads, [&](nlohmann::json& j) { j[result.section] = result.data; });
+      std::cout << "pruned " << c->input << " -> " << w.files.model_path << " ("
                 << fmt::format("{:.2f}", 100.0 * result.data["sparsity_achieved"].get<double>()) << "% of "
                 << result.data["eligible_params"].get<uint64_t>() << " eligible weights zero, "
-                << result.data["layers_pruned"].get<int>() << " layers; " << in_bytes << " -> " << out_bytes
-                << " bytes)\nreport: " << report_path << "\n";
-      print_accuracy(std::cout, accuracy);
-      print_gates(std::cout, gates);
-      return gates_passed ? 0 : error_kind_info(ErrorKind::kGateFailed).exit_code;
+                << result.data["layers_pruned"].get<int>() << " layers; " << w.bytes_in << " -> " << w.bytes_out
+                << " bytes)\nreport: " << w.report_path << "\n";
+      return w.print_result(std::cout);
     };
   });
 }

@@ -334,32 +334,12 @@ void setup_quantize(CLI::App& command, Actions& actions) {
       const StepResult result = transform(model, ctx);
       for (const auto& w : ctx.warnings) report.add_warning(w);
 
-      // The quantized model in memory against the float input, before anything is written.
-      const nlohmann::json accuracy = evaluate_for_report(o->eval, data, o->input, model, o->threads);
-
-      SaveOptions save;
-      save.source_had_external_data = !source.data_files.empty();
-      save.protected_paths = source.data_files;
-      save.protected_paths.push_back(source.path);
-      const std::string report_path = o->report.empty() ? default_report_path(output) : o->report;
-      bool gates_passed = true;
-      nlohmann::json gates;
-      SavedFiles saved = save_model_and_report(model, output, save, ReportOutput{report_path, report_formats}, [&](const SavedFiles& files) {
-        report.set_output(model, files);
-        nlohmann::json j = report.finish();
-        j[result.section] = result.data;
-        gates_passed = add_accuracy_and_gates(j, accuracy, o->eval);
-        if (j.contains("gates")) gates["gates"] = j["gates"];
-        return j;
-      });
-      const uint64_t in_bytes = source.file_bytes + source.data_bytes;
-      const uint64_t out_bytes = saved.model_bytes + saved.data_bytes;
-      std::cout << "quantized " << o->input << " -> " << saved.model_path << " (" << in_bytes << " -> " << out_bytes
-                << " bytes, " << fmt::format("{:.2f}", out_bytes ? double(in_bytes) / double(out_bytes) : 0.0)
-                << "x smaller)\nreport: " << report_path << "\n";
-      print_accuracy(std::cout, accuracy);
-      print_gates(std::cout, gates);
-      return gates_passed ? 0 : error_kind_info(ErrorKind::kGateFailed).exit_code;
+      const WrittenModel w = evaluate_and_write(model, source, output, o->report, report_formats, report, o->eval, data,
+                                                o->threads, [&](nlohmann::json& j) { j[result.section] = result.data; });
+      std::cout << "quantized " << o->input << " -> " << w.files.model_path << " (" << w.bytes_in << " -> "
+                << w.bytes_out << " bytes, " << fmt::format("{:.2f}", w.ratio()) << "x smaller)\nreport: "
+                << w.report_path << "\n";
+      return w.print_result(std::cout);
     };
   });
 }

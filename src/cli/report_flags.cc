@@ -189,4 +189,34 @@ std::function<void(int64_t, int64_t)> progress_display(const std::string& what) 
   };
 }
 
+WrittenModel evaluate_and_write(const Model& model, const ModelSource& source, const std::string& output,
+                                const std::string& report_option, const std::vector<std::string>& formats,
+                                ReportBuilder& report, const EvalFlags& eval, const DataOptions& data, int threads,
+                                const std::function<void(json&)>& sections, SaveOptions save) {
+  WrittenModel w;
+  // The model in memory against the input, before anything is written.
+  w.accuracy = evaluate_for_report(eval, data, source.path, model, threads);
+  save.source_had_external_data = !source.data_files.empty();
+  save.protected_paths = source.data_files;
+  save.protected_paths.push_back(source.path);
+  w.report_path = report_option.empty() ? default_report_path(output) : report_option;
+  w.files = save_model_and_report(model, output, save, ReportOutput{w.report_path, formats}, [&](const SavedFiles& files) {
+    report.set_output(model, files);
+    json j = report.finish();
+    sections(j);
+    w.gates_passed = add_accuracy_and_gates(j, w.accuracy, eval);
+    if (j.contains("gates")) w.gates["gates"] = j["gates"];
+    return j;
+  });
+  w.bytes_in = source.file_bytes + source.data_bytes;
+  w.bytes_out = w.files.model_bytes + w.files.data_bytes;
+  return w;
+}
+
+int WrittenModel::print_result(std::ostream& out) const {
+  print_accuracy(out, accuracy);
+  print_gates(out, gates);
+  return gates_passed ? 0 : error_kind_info(ErrorKind::kGateFailed).exit_code;
+}
+
 }  // namespace edgeq::cli

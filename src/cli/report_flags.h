@@ -14,11 +14,10 @@
 //   EvalFlags eval; add_eval_flags(command, eval);                      // setup
 //   check_eval_flags(eval);                                             // first thing in run
 //   add_eval_options(options, eval);                                    // report options
-//   json accuracy = evaluate_for_report(eval, data, input, model, threads);  // before saving
-//   ... save_model_and_report(..., [&](files) { json j = report.finish();
-//         passed = add_accuracy_and_gates(j, accuracy, eval); return j; });
-//   print_accuracy(std::cout, accuracy); print_gates(std::cout, gates);
-//   return passed ? 0 : exit code of ErrorKind::kGateFailed;
+//   WrittenModel w = evaluate_and_write(model, source, output, ..., eval, data, threads,
+//                                       [&](json& j) { j["section"] = ...; });
+//   std::cout << "<result line>"; return w.print_result(std::cout);
+// (eval.cc, which writes no model, calls evaluate_for_report / add_accuracy_and_gates itself.)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -34,6 +33,8 @@
 
 #include "edgeq/data/samples.h"
 #include "edgeq/ir/graph.h"
+#include "edgeq/ir/onnx_io.h"
+#include "edgeq/report.h"
 
 namespace edgeq::cli {
 
@@ -74,6 +75,26 @@ bool add_accuracy_and_gates(nlohmann::json& report, const nlohmann::json& accura
 // one line per gate. Both print nothing for null / absent sections.
 void print_accuracy(std::ostream& out, const nlohmann::json& accuracy);
 void print_gates(std::ostream& out, const nlohmann::json& report);
+
+// The end of a model-transforming command (prune, quantize, compress): evaluates `model` against
+// the input it was loaded from (with --eval), writes the model and its reports (the input and its
+// data files protected), adds accuracy and gates. `sections` adds the command's own sections to
+// the finished report. `print_result` then prints the accuracy and gate lines under the
+// command's own result line and returns the exit code (0, or kGateFailed's).
+struct WrittenModel {
+  SavedFiles files;
+  std::string report_path;
+  uint64_t bytes_in = 0, bytes_out = 0;  // model file + external data
+  nlohmann::json accuracy;               // null without --eval
+  nlohmann::json gates;                  // {"gates": [...]} when a gate flag was given
+  bool gates_passed = true;
+  double ratio() const { return bytes_out ? double(bytes_in) / double(bytes_out) : 0.0; }
+  int print_result(std::ostream& out) const;
+};
+WrittenModel evaluate_and_write(const Model& model, const ModelSource& source, const std::string& output,
+                                const std::string& report_option, const std::vector<std::string>& formats,
+                                ReportBuilder& report, const EvalFlags& eval, const DataOptions& data, int threads,
+                                const std::function<void(nlohmann::json&)>& sections, SaveOptions save = {});
 
 // Progress on stderr: a bar redrawn in place on a terminal, otherwise a line every 10 %;
 // nothing under --quiet.

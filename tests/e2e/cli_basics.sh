@@ -104,6 +104,9 @@ for g in graphs(m.graph):
     nodes += len(g.node)
     for t in g.initializer:
         add(t)
+    for sp in g.sparse_initializer:  # counted with their dense shape; stored bytes are not dtype x count
+        params += int(np.prod(np.array(sp.dims, dtype=np.int64)))
+        exact_bytes = False
     for n in g.node:
         if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
             for a in n.attribute:
