@@ -7,6 +7,8 @@
 #   the models interleaved, so machine noise hits both)                        bar > 1.0
 #   file size dense ÷ pruned                                                    bar > 1.0
 #   weights kept (pruned ÷ dense, initializers + Constant tensors)              printed
+#   ORT top-1 of the dense and the pruned model on the 10 000 test images       printed
+#     (no fine-tuning: the drop is what pruning alone costs)
 #
 # Environment (all optional):
 #   EDGEQ      edgeq binary                      (default <repo>/build/edgeq)
@@ -26,6 +28,7 @@ LAT_WARMUP=5
 SPARSITY="${SPARSITY:-0.25}"
 PY=/usr/bin/python3
 LATENCY="$ROOT/tests/ort/latency.mjs"
+ACCURACY="$ROOT/tests/ort/accuracy.mjs"
 BATCH=256
 
 die() { echo "bench_prune: $*" >&2; exit 2; }
@@ -73,6 +76,7 @@ record() {  # record METRIC VALUE BAR-TEXT OK(0/1|-)
 W="$BENCH_DIR/fmnist"
 mkdir -p "$W"
 [[ -f "$W/test.npz" ]] || $PY "$ROOT/tools/export_fmnist_test.py" "$W/test.npz" --count "$BATCH" --images-only > /dev/null
+[[ -f "$W/test_labeled.npz" ]] || $PY "$ROOT/tools/export_fmnist_test.py" "$W/test_labeled.npz" > /dev/null
 "$EDGEQ" prepare "$ROOT/models/fmnist_cnn.onnx" --passes fold_batchnorm -o "$W/fmnist_cnn_folded.onnx" \
     > "$W/prepare.log" 2>&1 || die "edgeq prepare failed: $(tail -n 5 "$W/prepare.log")"
 
@@ -100,6 +104,14 @@ for c in "cnn|$ROOT/models/fmnist_cnn.onnx" "cnn_folded|$W/fmnist_cnn_folded.onn
     ok=0; gt "$sr" 1.0 && ok=1
     record "file size dense/pruned $label" "$sr" "> 1.0" "$ok"
     record "weights kept $label" "$kept" "-" -
+    node "$ACCURACY" --model "$out" --reference "$dense" --data "$W/test_labeled.npz" \
+        > "$W/accuracy_$label.json" 2> "$W/accuracy_$label.err" ||
+        die "accuracy.mjs failed for $label: $(grep -v W:onnxruntime "$W/accuracy_$label.err" | head -c 1000)"
+    read -r t_dense t_pruned < <(json_field '[o.reference_top1, o.top1].join(" ")' < "$W/accuracy_$label.json")
+    printf '   %-12s top-1 dense %s, pruned %s (%s test images)\n' "$label" "$t_dense" "$t_pruned" \
+        "$(json_field 'o.samples' < "$W/accuracy_$label.json")"
+    record "top1 dense $label" "$t_dense" "-" -
+    record "top1 pruned $label" "$t_pruned" "-" -
 done
 
 echo "== results"

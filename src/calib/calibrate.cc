@@ -411,4 +411,74 @@ CalibrationTable calibrate(const Model& model, SampleSource& source, const std::
   return table;
 }
 
+std::map<std::string, std::vector<double>> channel_means(const Model& model, SampleSource& source,
+                                                         const std::map<std::string, int64_t>& tensors,
+                                                         int threads) {
+  struct Sums {
+    int64_t axis;
+    std::vector<double> sum;
+    std::vector<int64_t> count;
+    bool bad = false;  // not float32, or the channel count changed between batches
+  };
+  std::unordered_map<std::string, Sums> sums;
+  for (const auto& [name, axis] : tensors) sums[name].axis = axis;
+  auto add = [](Sums& s, const RtValue& v) {
+    if (s.bad) return;
+    const Tensor& t = v.tensor;
+    const auto& dims = t.dims();
+    const auto rank = static_cast<int64_t>(dims.size());
+    const int64_t axis = s.axis < 0 ? s.axis + rank : s.axis;
+    if (v.kind != RtValue::Kind::kTensor || t.dtype() != DType::kFloat || axis < 0 || axis >= rank) {
+      s.bad = true;
+      return;
+    }
+    const int64_t channels = dims[static_cast<size_t>(axis)];
+    int64_t outer = 1, inner = 1;
+    for (int64_t a = 0; a < axis; ++a) outer *= dims[static_cast<size_t>(a)];
+    for (int64_t a = axis + 1; a < rank; ++a) inner *= dims[static_cast<size_t>(a)];
+    if (s.sum.empty()) {
+      s.sum.assign(static_cast<size_t>(channels), 0.0);
+      s.count.assign(static_cast<size_t>(channels), 0);
+    } else if (static_cast<int64_t>(s.sum.size()) != channels) {
+      s.bad = true;
+      return;
+    }
+    const float* x = t.values<float>().data();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t c = 0; c < channels; ++c) {
+        double acc = 0;
+        const float* row = x + (o * channels + c) * inner;
+        for (int64_t i = 0; i < inner; ++i) acc += static_cast<double>(row[i]);
+        s.sum[static_cast<size_t>(c)] += acc;
+        s.count[static_cast<size_t>(c)] += inner;
+      }
+  };
+  Executor executor(model, {threads});
+  executor.set_observer([&](const Node& node, const std::vector<const RtValue*>& outputs) {
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const Value* out = node.output(k);
+      if (out == nullptr) continue;
+      auto it = sums.find(out->name());
+      if (it != sums.end()) add(it->second, *outputs[k]);
+    }
+  });
+  Batch batch;
+  while (source.next(batch)) {
+    for (const auto& [name, value] : batch.feeds) {
+      auto it = sums.find(name);
+      if (it != sums.end()) add(it->second, value);
+    }
+    executor.run(batch.feeds);
+  }
+  executor.set_observer(nullptr);
+  std::map<std::string, std::vector<double>> means;
+  for (auto& [name, s] : sums) {
+    if (s.bad || s.sum.empty()) continue;
+    std::vector<double> m(s.sum.size());
+    for (size_t c = 0; c < m.size(); ++c) m[c] = s.count[c] ? s.sum[c] / static_cast<double>(s.count[c]) : 0.0;
+    means[name] = std::move(m);
+  }
+  return means;
+}
+
 }  // namespace edgeq

@@ -14,6 +14,7 @@
 #include "cli/data_flags.h"
 #include "cli/prune_report.h"
 #include "cli/report_flags.h"
+#include "edgeq/calib/calibrate.h"
 #include "edgeq/error.h"
 #include "edgeq/ir/onnx_io.h"
 #include "edgeq/passes/prune.h"
@@ -39,6 +40,8 @@ struct PruneCliOptions {
   std::string norm;   // "" = l1, channel only
   std::string score;  // "" = lamp, global unstructured only
   bool no_bias_correction = false;
+  std::string calib;          // measured input means for bias correction
+  int64_t calib_samples = 0;  // 0: all
   std::string exclude_nodes;
   int64_t min_params = 256;
   bool prune_first_last = false;
@@ -147,12 +150,23 @@ std::string scope_name(const PruneOptions& o) {
 // Checks the options (reading a --schedule file) and returns the pruning they describe.
 Transform prune_transform(const PruneCliOptions& c) {
   const DataFlags& d = c.data;
-  if (c.eval.eval_data.empty() && (!d.fixed_inputs.empty() || !d.image_size.empty() || !d.mean.empty() ||
-                                   !d.std.empty() || !d.layout.empty() || d.rgb || d.bgr || d.grayscale))
-    throw usage_error("data flags (--fixed-input, --image-size, ...) describe --eval data and need --eval");
+  if (c.eval.eval_data.empty() && c.calib.empty() &&
+      (!d.fixed_inputs.empty() || !d.image_size.empty() || !d.mean.empty() || !d.std.empty() || !d.layout.empty() ||
+       d.rgb || d.bgr || d.grayscale))
+    throw usage_error("data flags (--fixed-input, --image-size, ...) describe --calib / --eval data and need one of them");
   const PruneOptions o = to_options(c);
+  if (!c.calib.empty() && !o.bias_correction)
+    throw usage_error("--calib measures input means for bias correction: it needs --pattern unstructured or N:M "
+                      "and no --no-bias-correction");
+  if (c.calib_samples > 0 && c.calib.empty()) throw usage_error("--calib-samples needs --calib");
   const bool sparse_storage = c.sparse_storage;
-  return [o, sparse_storage](Model& model, StepContext& step) {
+  const std::string calib = c.calib;
+  DataOptions calib_data;
+  if (!calib.empty()) {
+    calib_data = to_data_options(c.data);
+    calib_data.max_samples = c.calib_samples;
+  }
+  return [o, sparse_storage, calib, calib_data](Model& model, StepContext& step) {
     const size_t first_warning = step.warnings.size();
     PassContext ctx;
     ctx.threads = step.threads;
@@ -169,9 +183,22 @@ Transform prune_transform(const PruneCliOptions& c) {
       ctx.warnings = fold.warnings;
     }
     ctx.log = [](const std::string& line) { spdlog::debug("{}", line); };
+    PruneOptions options = o;
+    if (!calib.empty()) {
+      // The mean of every channel of every candidate layer's input, on the model before pruning.
+      std::map<std::string, int64_t> inputs;
+      for (const pruning::Candidate& cand : pruning::find_candidates(model)) {
+        const Node* n = cand.nodes.front();
+        if (n->input(0) != nullptr) inputs[n->input(0)->name()] = n->op_type() == "Conv" ? 1 : -1;
+      }
+      auto samples = open_samples(model, calib, calib_data);
+      spdlog::info("measuring the mean inputs of {} layers on {} for bias correction", inputs.size(),
+                   samples->describe());
+      options.input_means = channel_means(model, *samples, inputs, step.threads);
+    }
     PruneSummary summary;
     try {
-      summary = prune(model, o, ctx);
+      summary = prune(model, options, ctx);
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kUnsupported)
         throw Error(e.kind(), step.model_path + ": " + e.what());
@@ -195,7 +222,7 @@ Transform prune_transform(const PruneCliOptions& c) {
           line += fmt::format(", {} B dense, {} B sparse, {} B zstd{}", st.dense_bytes, st.sparse_bytes, st.zstd_bytes,
                               st.stored_sparse ? ", stored sparse" : "");
         if (l.bias_corrected)
-          line += ", bias corrected in " + l.bias_tensor;
+          line += ", bias corrected in " + l.bias_tensor + (l.bias_measured ? " (measured)" : "");
         else if (!l.bias_not_corrected.empty())
           line += ", bias not corrected: " + l.bias_not_corrected;
       }
@@ -223,6 +250,7 @@ Transform prune_transform(const PruneCliOptions& c) {
                             100.0 * summary.sparsity, summary.eligible_params, pruned);
     r.section = "pruning";
     r.data = pruning_json(o, summary, storage, sparse_storage);
+    r.data["bias_correction_data"] = calib.empty() ? nlohmann::json(nullptr) : nlohmann::json(calib);
     return r;
   };
 }
@@ -265,6 +293,7 @@ nlohmann::json pruning_json(const PruneOptions& o, const PruneSummary& s,
                         {"zeros", l.zeros},
                         {"sparsity", l.sparsity}};
     r["bias_corrected"] = l.bias_corrected;
+    r["bias_measured"] = l.bias_measured;
     r["bias_tensor"] = l.bias_corrected ? nlohmann::json(l.bias_tensor) : nlohmann::json(nullptr);
     r["bias_not_corrected"] = l.bias_not_corrected.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.bias_not_corrected);
     r["dense_bytes"] = measured ? nlohmann::json(st.dense_bytes) : nlohmann::json(nullptr);
@@ -306,6 +335,12 @@ void setup_prune(CLI::App& command, Actions& actions) {
       ->check(CLI::IsMember({"lamp", "magnitude"}));
   command.add_flag("--no-bias-correction", c->no_bias_correction,
                    "unstructured, N:M: do not put the output means pruning removed back into biases");
+  command.add_option("--calib", c->calib,
+                     "unstructured, N:M: measure each pruned layer's mean input on DATA for bias correction "
+                     "(default: estimated from the graph's BatchNormalization constants)")
+      ->type_name("PATH");
+  command.add_option("--calib-samples", c->calib_samples, "Use the first N samples of --calib (default: all)")
+      ->check(CLI::PositiveNumber);
   command.add_option("--exclude-nodes", c->exclude_nodes, "Node names to leave dense (comma-separated)");
   command.add_option("--min-params", c->min_params, "Leave layers with fewer parameters dense (default 256)");
   command.add_flag("--prune-first-last", c->prune_first_last, "Also prune the first and last eligible layers");
@@ -342,6 +377,7 @@ void setup_prune(CLI::App& command, Actions& actions) {
                                               ? (o.score == PruneScore::kLamp ? "lamp" : "magnitude")
                                               : ""},
                                 {"bias_correction", o.bias_correction},
+                                {"calib", c->calib.empty() ? nlohmann::json(nullptr) : nlohmann::json(c->calib)},
                                 {"exclude_nodes", split_list(c->exclude_nodes)},
                                 {"min_params", o.min_params},
                                 {"prune_first_last", o.prune_first_last},

@@ -188,6 +188,9 @@ cases=(
   "transformer_30|transformer|-|--sparsity 0.3"
   "transformer_50|transformer|$MAX_DROP_50|--sparsity 0.5"
   "transformer_2of4|transformer|-|--pattern 2:4"
+  # --calib: the layers' mean inputs measured on 1000 training images correct the transformer too.
+  "transformer_50_calib|transformer|$MAX_DROP_50|--sparsity 0.5 --calib $tmp/calib.npz --calib-samples 500"
+  "transformer_2of4_calib|transformer|-|--pattern 2:4 --calib $tmp/calib.npz --calib-samples 500"
 )
 rows=()
 failures=()

@@ -90,4 +90,12 @@ struct Histogram {
 };
 std::pair<float, float> range_from_histogram(const Histogram& h, bool symmetric, const CalibOptions& options);
 
+// Per-channel means over every sample of the float32 tensors named (main-graph inputs and node
+// outputs), each along its axis (negative: from the end): name -> one mean per channel, in double,
+// accumulated in a fixed order (the same result for any thread count). A tensor never computed
+// or not float32 is left out. Pruning's bias correction reads the means of its layers' inputs.
+std::map<std::string, std::vector<double>> channel_means(const Model& model, SampleSource& source,
+                                                         const std::map<std::string, int64_t>& tensors,
+                                                         int threads);
+
 }  // namespace edgeq

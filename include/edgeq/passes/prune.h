@@ -42,6 +42,12 @@ struct PruneOptions {
   // Unstructured and N:M: put the mean each output channel lost back into a bias where the
   // expected input follows from the graph's constants (src/passes/prune/bias_correction.h).
   bool bias_correction = true;
+  // Measured mean of each channel of a layer's input (value name -> means along the channels the
+  // layer sums over: axis 1 for Conv, the last axis for Gemm/MatMul), from calibration data
+  // (channel_means in edgeq/calib/calibrate.h). Where present, bias correction uses it instead of
+  // the data-free estimate, so layers whose input statistics the graph does not give are
+  // corrected too.
+  std::map<std::string, std::vector<double>> input_means;
   std::map<std::string, double> schedule;    // per-layer sparsity (weight or node name → S)
   std::set<std::string> exclude_nodes;
   int64_t min_params = 256;
@@ -61,6 +67,7 @@ struct PrunedLayer {
   bool bias_corrected = false;     // bias correction put the lost output means back
   std::string bias_tensor;         // ... into this initializer (a bias, a BatchNormalization mean)
   std::string bias_not_corrected;  // why not, when it was tried and could not be done
+  bool bias_measured = false;      // corrected from measured input means (PruneOptions::input_means)
   std::string reason;     // "first layer", "fewer than 256 parameters", "input channels not a multiple of 4", ...
 };
 

@@ -151,7 +151,9 @@ std::string add_after(Node* layer, const std::vector<double>& s, std::string& ta
 
 }  // namespace
 
-std::string correct_bias(const Candidate& c, const float* original, const float* pruned, std::string& target) {
+std::string correct_bias(const Candidate& c, const float* original, const float* pruned, std::string& target,
+                         const std::vector<double>* measured, bool& used_measured) {
+  used_measured = false;
   if (c.nodes.size() != 1) return "the weight is read by several layers";
   Node* node = c.nodes.front();
   const std::string& op = node->op_type();
@@ -166,6 +168,10 @@ std::string correct_bias(const Candidate& c, const float* original, const float*
     int64_t ksize = 1;
     for (size_t a = 2; a < dims.size(); ++a) ksize *= dims[a];
     auto e = expected_input(node->input(0), false, why);
+    if (!e && measured) {
+      e = *measured;
+      used_measured = true;
+    }
     if (!e) return why;
     if (cout % groups != 0 || static_cast<int64_t>(e->size()) != cin_g * groups)
       return "the channels of its input and weight disagree";
@@ -187,6 +193,10 @@ std::string correct_bias(const Candidate& c, const float* original, const float*
     const bool trans = op == "Gemm" && node->attr_int("transB", 0) != 0;
     const int64_t k = trans ? dims[1] : dims[0], n = trans ? dims[0] : dims[1];
     auto e = expected_input(node->input(0), true, why);
+    if (!e && measured) {
+      e = *measured;
+      used_measured = true;
+    }
     if (!e) return why;
     if (static_cast<int64_t>(e->size()) != k) return "the channels of its input and weight disagree";
     s.assign(static_cast<size_t>(n), 0.0);

@@ -10,6 +10,8 @@
 // channel means) the output of a BatchNormalization, E[x_c] = B_c, or of Relu after one: with the
 // normalized input taken as N(B_c, scale_c^2), E[x_c] = B_c Phi(B_c/|scale_c|) + |scale_c|
 // phi(B_c/|scale_c|) (the mean of a rectified Gaussian). Zero padding at borders is ignored.
+// With calibration data the means of the other layers' inputs are measured (PruneOptions::
+// input_means), which works whatever produces them (LayerNormalization, GELU, attention).
 #pragma once
 
 #include <string>
@@ -23,6 +25,11 @@ namespace edgeq::pruning {
 // candidate's weight; not yet set on the graph). Returns "" when it corrected, and sets `target`
 // to the initializer it changed or added; else why not ("the expected value of its input is
 // unknown (produced by MatMul)", ...), changing nothing.
-std::string correct_bias(const Candidate& c, const float* original, const float* pruned, std::string& target);
+// `measured`, when not null, is the mean of each channel of the layer's input from data; it is
+// used where the graph's constants give no estimate (on the Fashion-MNIST CNN the estimate from
+// the BatchNormalization statistics of 60 000 training images did slightly better than 1 000
+// measured samples: 89.23 vs 89.11 top-1 at 50 %). Sets *used_measured accordingly.
+std::string correct_bias(const Candidate& c, const float* original, const float* pruned, std::string& target,
+                         const std::vector<double>* measured, bool& used_measured);
 
 }  // namespace edgeq::pruning

@@ -317,7 +317,12 @@ PruneSummary prune(Model& model, const PruneOptions& o, PassContext& ctx) {
     }
     layer.zeros = count_zeros(spans[i].dst, spans[i].n);
     if (o.bias_correction) {
-      layer.bias_not_corrected = pruning::correct_bias(candidates[i], spans[i].src, spans[i].dst, layer.bias_tensor);
+      const Value* input = candidates[i].nodes.front()->input(0);
+      auto measured = input ? o.input_means.find(input->name()) : o.input_means.end();
+      layer.bias_not_corrected =
+          pruning::correct_bias(candidates[i], spans[i].src, spans[i].dst, layer.bias_tensor,
+                                measured != o.input_means.end() ? &measured->second : nullptr, layer.bias_measured);
+      layer.bias_measured = layer.bias_measured && layer.bias_not_corrected.empty();
       layer.bias_corrected = layer.bias_not_corrected.empty();
     }
     layer.sparsity = layer.params ? static_cast<double>(layer.zeros) / static_cast<double>(layer.params) : 0.0;

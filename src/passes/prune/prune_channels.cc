@@ -9,8 +9,17 @@
 // axis concatenates atom lists, so its consumer's input channels map back to each branch.
 // Anything else that reads atoms is a barrier: the groups it touches stay dense.
 //
+// Attention: a Reshape that splits the channel axis into [..., H, D] heads followed by the
+// Transpose / MatMul / Transpose / Reshape pattern of multi-head attention (match_head_split)
+// is followed through: every atom learns its head, the query and key dims d of a head are united
+// (they meet in q·kᵀ), and the value dims reach the merging Reshape's output, where the out
+// projection consumes them. Such groups lose the same number of dims in every head (head-dim
+// pruning), so the Reshape constants only change D; the scores' scale constant is untouched
+// (1/sqrt(D) of the original model), which keeps the kept dims' math unchanged.
+//
 // Decision: per group, each atom class (atoms united together) is scored by the sum of its
-// atoms' weight norms, and the round(S × classes) lowest classes are removed.
+// atoms' weight norms (a query/key dim pair by their product), and the round(S × classes) lowest
+// classes are removed (attention: round(S × D) in every head).
 //
 // Rewrite: every constant that lines up with a channel axis (weights on their output or input
 // axis, biases, BatchNormalization parameters, per-channel Add/Mul constants) was recorded as a
@@ -27,6 +36,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -182,6 +192,38 @@ std::string dims_text(const std::vector<int64_t>& d) {
   return s + "]";
 }
 
+// A rank-1 int64 constant's values (a Reshape shape).
+std::optional<std::vector<int64_t>> int64_vector(const Tensor* t) {
+  if (t == nullptr || t->dtype() != DType::kInt64 || t->dims().size() != 1 ||
+      t->byte_size() != t->element_count() * sizeof(int64_t))
+    return std::nullopt;
+  auto v = t->values<int64_t>();
+  return std::vector<int64_t>(v.begin(), v.end());
+}
+
+// The node of type `op_type` (default domain, main graph `g`) that is the only reader of `v`, when
+// `v` is no graph output; else nullptr.
+Node* sole_reader(const Value* v, const char* op_type, const Graph& g) {
+  if (v == nullptr || v->uses().size() != 1 || is_graph_output(v)) return nullptr;
+  Node* n = v->uses()[0].node;
+  if (n->graph() != &g || !default_domain(*n) || n->op_type() != op_type) return nullptr;
+  return n;
+}
+
+// A Transpose's explicit perm (a Transpose without one reverses the axes: not an attention
+// pattern).
+std::optional<std::vector<int64_t>> perm_of(const Node* n) {
+  if (n == nullptr || n->op_type() != "Transpose") return std::nullopt;
+  const Attribute* a = n->attr("perm");
+  if (a == nullptr || a->type != AttrType::kInts) return std::nullopt;
+  return a->ints;
+}
+
+int index_of(const std::vector<int64_t>& perm, int64_t axis) {
+  auto it = std::find(perm.begin(), perm.end(), axis);
+  return it == perm.end() ? -1 : static_cast<int>(it - perm.begin());
+}
+
 enum class Role {
   kProducer,   // its output channels are a space of their own
   kDepthwise,  // group = channels, one filter per channel: its channels are its input's
@@ -208,6 +250,23 @@ struct Cut {
   std::vector<std::pair<int, std::vector<int>>> axes;
 };
 
+// A Reshape that splits the channel axis into attention heads, recognised by match_head_split:
+//   query  Reshape [..., H, D] → Transpose (D last, H a batch axis) → MatMul input A
+//   key    Reshape [..., H, D] → Transpose (D second to last, same batch axes) → MatMul input B
+//   value  Reshape [..., H, D] → Transpose (D last) → MatMul input B → Transpose ([..., H, D]
+//          again) → Reshape [..., H×D], whose output carries the value's channels on.
+// Channel c is dim c mod D of head c ÷ D.
+struct HeadSplit {
+  enum Kind { kQuery, kKey, kValue };
+  Kind kind = kQuery;
+  Node* reshape = nullptr;
+  Node* partner = nullptr;  // query ↔ key Reshape
+  Node* merge = nullptr;    // value: the Reshape merging the heads back
+  int64_t heads = 0, head_dim = 0;
+  std::vector<std::pair<Value*, int>> dim_axes;  // values whose axis holds D (their value_info)
+  std::vector<int> atoms;                        // the channels split
+};
+
 class ChannelPruner {
  public:
   ChannelPruner(Model& model, const PruneOptions& options, PassContext& ctx)
@@ -232,6 +291,7 @@ class ChannelPruner {
       atoms.push_back(atoms_.add());
       atom_space_.push_back(space);
       atom_score_.push_back(0.0);
+      atom_head_.push_back(-1);
     }
     return atoms;
   }
@@ -266,6 +326,9 @@ class ChannelPruner {
   void follow_pool(Node& n);
   void follow_flatten(Node& n);
   void follow_concat(Node& n);
+  std::string match_head_split(Node& reshape, const Channels& in, HeadSplit& hs) const;
+  void follow_reshape(Node& n);
+  void pair_heads();
 
   // ---- decision and rewrite ----
   void decide();
@@ -277,6 +340,7 @@ class ChannelPruner {
     return k;
   }
   void apply();
+  void replace_constant(Node* node, int input, Tensor t);
 
   Model& model_;
   Graph& g_;
@@ -295,6 +359,16 @@ class ChannelPruner {
   std::vector<std::pair<Node*, std::vector<int>>> depthwise_;  // group attribute follows
   std::vector<char> removed_class_;
   int prunable_groups_ = 0;  // groups free to lose channels
+  // Attention (see HeadSplit): the head of each atom (-1 none, -2 two different ones), the
+  // matched splits by Reshape node, and the (query atom, key atom) pairs scored by their product.
+  std::vector<int> atom_head_;
+  std::vector<HeadSplit> head_splits_;
+  std::unordered_map<const Node*, size_t> split_of_;
+  std::vector<std::pair<int, int>> qk_pairs_;
+  // apply(): initializers and Constant nodes that may have become unused.
+  std::vector<Value*> replaced_;
+  std::vector<Node*> constant_nodes_;
+  bool added_ = false;
 };
 
 const Tensor* ChannelPruner::constant(const Value* v) const {
@@ -404,6 +478,8 @@ void ChannelPruner::visit(Node& n) {
     follow_flatten(n);
   else if (op == "Concat")
     follow_concat(n);
+  else if (op == "Reshape")
+    follow_reshape(n);
   else
     barrier(n);
 }
@@ -744,6 +820,176 @@ void ChannelPruner::follow_concat(Node& n) {
   set_channels(n.output(0), std::move(out));
 }
 
+// Checks that Reshape `r`, reading channels `in`, splits them into attention heads as HeadSplit
+// describes, and fills `hs`. Returns why not ("" when it does). Only what keeps the rewrite exact
+// is required: the split is exactly [..., H, D] of the channel axis; the Transposes keep D where
+// the MatMul sums over it (query, key) or carries it (value) and H on a batch axis; query and key
+// have equal shapes and batch axes, so head h of q meets head h of k; the value's heads come back
+// to [..., H, D] and the last Reshape merges exactly those two axes. Every value in between has
+// this one reader, so nothing else sees D change.
+std::string ChannelPruner::match_head_split(Node& r, const Channels& in, HeadSplit& hs) const {
+  const auto shape = int64_vector(constant(r.input(1)));
+  if (!shape) return "its shape is not a constant int64 vector";
+  const std::vector<int64_t>& s = *shape;
+  const int L = static_cast<int>(s.size());
+  const auto C = static_cast<int64_t>(in.atoms.size());
+  if (in.from_end != 0) return "the channels are not on the last axis";
+  if (L < 3) return "shape " + dims_text(s) + " does not split the channels into heads";
+  if (std::count(s.begin(), s.end(), int64_t{-1}) > 1) return "more than one -1 in its shape";
+  // ONNX Reshape: 0 copies the input's dim at that index (allowzero = 0), -1 is inferred.
+  const bool allowzero = r.attr_int("allowzero", 0) != 0;
+  const int rank = in.rank >= 0 ? in.rank : known_rank(r.input(0));
+  for (int j = 0; j < L - 2; ++j) {
+    if (s[static_cast<size_t>(j)] < -1) return "shape " + dims_text(s) + " is invalid";
+    if (s[static_cast<size_t>(j)] == 0 && (allowzero || rank < 0 || j >= rank - 1))
+      return "shape " + dims_text(s) + ": a 0 that does not copy a leading (batch/sequence) dim";
+  }
+  const int64_t a = s[static_cast<size_t>(L - 2)], b = s[static_cast<size_t>(L - 1)];
+  if (a == 0 || b == 0 || a < -1 || b < -1)
+    return "shape " + dims_text(s) + ": its last two dims are not [heads, head dim]";
+  int64_t heads = a, head_dim = b;
+  if (a > 0 && b > 0) {
+    if (a * b != C)
+      return "shape " + dims_text(s) + " does not split the " + std::to_string(C) +
+             " channels exactly";
+  } else {
+    // A -1 among the head dims is C ÷ the other one only when the leading dims are the input's.
+    const auto in_shape = static_shape(r.input(0));
+    bool prefix = rank == L - 1;
+    for (int j = 0; prefix && j < L - 2; ++j) {
+      const int64_t sj = s[static_cast<size_t>(j)];
+      prefix = sj == 0 || (in_shape && (*in_shape)[static_cast<size_t>(j)] == sj);
+    }
+    const int64_t other = a > 0 ? a : b;
+    if (!prefix || C % other != 0)
+      return "shape " + dims_text(s) + ": its -1 may not split the channels exactly";
+    (a > 0 ? head_dim : heads) = C / other;
+  }
+  Node* t = sole_reader(r.output(0), "Transpose", g_);
+  const auto perm = perm_of(t);
+  if (!perm || perm->size() != static_cast<size_t>(L))
+    return "its output does not go to one Transpose with a perm of " + std::to_string(L) + " axes";
+  const int pd = index_of(*perm, L - 1), ph = index_of(*perm, L - 2);
+  if (pd < 0 || ph < 0 || ph >= L - 2)
+    return "Transpose " + t->describe() + " does not keep the heads on a batch axis";
+  Node* mm = sole_reader(t->output(0), "MatMul", g_);
+  if (mm == nullptr) return "the heads of " + t->describe() + " do not go to one MatMul";
+  const int side = mm->input(0) == t->output(0) ? 0 : 1;
+  hs.reshape = &r;
+  hs.heads = heads;
+  hs.head_dim = head_dim;
+  hs.atoms = in.atoms;
+  hs.dim_axes = {{r.output(0), L - 1}, {t->output(0), pd}};
+
+  if (side == 1 && pd == L - 1) {  // value: context = P × v carries D on its last axis
+    hs.kind = HeadSplit::kValue;
+    Node* t2 = sole_reader(mm->output(0), "Transpose", g_);
+    const auto perm2 = perm_of(t2);
+    if (!perm2 || perm2->size() != static_cast<size_t>(L) ||
+        (*perm2)[static_cast<size_t>(L - 1)] != L - 1 || (*perm2)[static_cast<size_t>(L - 2)] != ph)
+      return "the output of " + mm->describe() + " does not go to one Transpose back to [..., " +
+             "heads, head dim]";
+    Node* merge = sole_reader(t2->output(0), "Reshape", g_);
+    const auto ms = merge ? int64_vector(constant(merge->input(1))) : std::nullopt;
+    if (!ms || ms->size() != static_cast<size_t>(L - 1))
+      return "the output of " + t2->describe() + " does not go to one Reshape with a constant " +
+             "shape of " + std::to_string(L - 1) + " axes";
+    const bool merge_allowzero = merge->attr_int("allowzero", 0) != 0;
+    const int64_t last = ms->back();
+    bool ok = last == heads * head_dim || (last == -1 && heads > 1);
+    for (size_t j = 0; ok && j + 1 < ms->size(); ++j) {
+      const int64_t mj = (*ms)[j];
+      // With an explicit last dim any -1 / copy / number keeps the merge exact; a -1 last dim is
+      // H×D only when every leading dim is a copy.
+      ok = last == -1 ? (mj == 0 && !merge_allowzero)
+                      : (mj == -1 || mj > 0 || (mj == 0 && !merge_allowzero));
+    }
+    if (!ok)
+      return "Reshape " + merge->describe() + " shape " + dims_text(*ms) +
+             " does not merge the heads back into " + std::to_string(heads * head_dim) +
+             " channels exactly";
+    hs.merge = merge;
+    hs.dim_axes.emplace_back(mm->output(0), L - 1);
+    hs.dim_axes.emplace_back(t2->output(0), L - 1);
+    return "";
+  }
+  const bool query = side == 0 && pd == L - 1;
+  const bool key = side == 1 && pd == L - 2;
+  if (!query && !key)
+    return "the head dim is not on the axis " + mm->describe() + " sums over or carries";
+  hs.kind = query ? HeadSplit::kQuery : HeadSplit::kKey;
+  // The other operand: Transpose(Reshape(...)) with D where the MatMul sums over it, the same
+  // batch axes and the same shape constant.
+  Value* other = mm->input(query ? 1 : 0);
+  Node* t2 = other->producer();
+  const auto perm2 = perm_of(t2);
+  Node* r2 = perm2 && t2->input(0) ? t2->input(0)->producer() : nullptr;
+  if (!perm2 || !default_domain(*t2) || sole_reader(other, "MatMul", g_) != mm || r2 == nullptr ||
+      r2->op_type() != "Reshape" || !default_domain(*r2) ||
+      sole_reader(t2->input(0), "Transpose", g_) != t2)
+    return std::string(query ? "the key" : "the query") + " of " + mm->describe() +
+           " is not Transpose(Reshape(...)) read only there";
+  bool same = perm2->size() == static_cast<size_t>(L) &&
+              (*perm2)[static_cast<size_t>(query ? L - 2 : L - 1)] == L - 1 &&
+              int64_vector(constant(r2->input(1))) == shape &&
+              (r2->attr_int("allowzero", 0) != 0) == allowzero;
+  for (int j = 0; same && j < L - 2; ++j)
+    same = (*perm2)[static_cast<size_t>(j)] == (*perm)[static_cast<size_t>(j)];
+  if (!same)
+    return std::string(query ? "the key" : "the query") + " Reshape " + r2->describe() +
+           " / Transpose " + t2->describe() + " do not pair its heads and head dims with these";
+  hs.partner = r2;
+  return "";
+}
+
+void ChannelPruner::follow_reshape(Node& n) {
+  const Channels* in = channels(n.input(0));
+  if (in == nullptr || channels(n.input(1)) != nullptr) {
+    barrier(n, "channels reach its shape input");
+    return;
+  }
+  HeadSplit hs;
+  const std::string why = match_head_split(n, *in, hs);
+  if (!why.empty()) {
+    barrier(n, "not an attention head split: " + why);
+    return;
+  }
+  for (size_t c = 0; c < hs.atoms.size(); ++c) {
+    int& h = atom_head_[static_cast<size_t>(hs.atoms[c])];
+    const auto head = static_cast<int>(static_cast<int64_t>(c) / hs.head_dim);
+    h = (h == -1 || h == head) ? head : -2;
+  }
+  if (hs.kind == HeadSplit::kValue) {
+    Channels out;
+    out.atoms = hs.atoms;
+    out.rank = hs.dim_axes[0].second;  // the split has rank L, the merge L - 1
+    set_channels(hs.merge->output(0), std::move(out));
+  }
+  auto p = split_of_.find(hs.partner);
+  if (p != split_of_.end()) {
+    // Query dim d and key dim d of a head meet in q·kᵀ: one channel class.
+    const HeadSplit& other = head_splits_[p->second];
+    if (other.atoms.size() == hs.atoms.size()) {
+      unite_atoms(hs.atoms, other.atoms);
+      for (size_t c = 0; c < hs.atoms.size(); ++c)
+        qk_pairs_.emplace_back(hs.atoms[c], other.atoms[c]);
+    } else {
+      block(hs.atoms, "query and key of " + n.describe() + " have different channel counts");
+      block(other.atoms, "query and key of " + n.describe() + " have different channel counts");
+    }
+  }
+  split_of_[&n] = head_splits_.size();
+  head_splits_.push_back(std::move(hs));
+}
+
+// A query or key split whose partner was not followed would lose dims alone: it stays dense.
+void ChannelPruner::pair_heads() {
+  for (const HeadSplit& hs : head_splits_)
+    if (hs.kind != HeadSplit::kValue && !split_of_.count(hs.partner))
+      block(hs.atoms, std::string("its ") + (hs.kind == HeadSplit::kQuery ? "key" : "query") +
+                          " Reshape " + hs.partner->describe() + " carries no prunable channels");
+}
+
 // Per group: remove the round(S × classes) lowest-scored channel classes, every space keeping at
 // least one channel of its own.
 void ChannelPruner::decide() {
@@ -764,21 +1010,61 @@ void ChannelPruner::decide() {
     class_atoms[static_cast<size_t>(cls)].push_back(a);
     class_score[static_cast<size_t>(cls)] += atom_score_[static_cast<size_t>(a)];
   }
+  // A query/key dim is scored by the product of the two norms: the size of its q·k term.
+  for (auto [q, k] : qk_pairs_) {
+    const auto cls = static_cast<size_t>(atoms_.find(q));
+    if (atoms_.find(k) == static_cast<int>(cls) && class_atoms[cls].size() == 2)
+      class_score[cls] = atom_score_[static_cast<size_t>(q)] * atom_score_[static_cast<size_t>(k)];
+  }
   std::vector<int64_t> live(space_reason_.size(), 0);
   for (int a = 0; a < natoms; ++a) ++live[static_cast<size_t>(atom_space_[a])];
   for (size_t grp = 0; grp < group_classes.size(); ++grp) {
     auto& classes = group_classes[grp];
     if (classes.empty() || !group_reason[grp].empty()) continue;
-    const auto n = static_cast<int64_t>(classes.size());
-    prunable_groups_ += n > 1;
     // A scheduled sparsity of the group's first producer that has one, else --sparsity.
     double sparsity = options_.sparsity;
     for (auto it = space_sparsity_.rbegin(); it != space_sparsity_.rend(); ++it)
       if (static_cast<size_t>(spaces_.find(it->first)) == grp) sparsity = it->second;
-    const int64_t k = std::min<int64_t>(std::llround(sparsity * static_cast<double>(n)), n - 1);
-    std::stable_sort(classes.begin(), classes.end(), [&](int x, int y) {
+    auto by_score = [&](int x, int y) {
       return class_score[static_cast<size_t>(x)] < class_score[static_cast<size_t>(y)];
-    });
+    };
+    // Attention head dims: round(S × D) of the D classes of every head go, so all heads keep the
+    // same D' and the Reshape constants stay valid.
+    std::map<int, std::vector<int>> by_head;
+    bool headed = false, mixed = false;
+    for (int cls : classes) {
+      int head = atom_head_[static_cast<size_t>(class_atoms[static_cast<size_t>(cls)][0])];
+      for (int a : class_atoms[static_cast<size_t>(cls)]) {
+        headed = headed || atom_head_[static_cast<size_t>(a)] != -1;
+        if (atom_head_[static_cast<size_t>(a)] != head) head = -2;
+      }
+      if (head < 0)
+        mixed = true;
+      else
+        by_head[head].push_back(cls);
+    }
+    if (headed) {
+      const size_t d = by_head.empty() ? 0 : by_head.begin()->second.size();
+      for (const auto& [h, members] : by_head)
+        if (members.size() != d) mixed = true;
+      if (mixed) {
+        group_reason[grp] = "attention head dims tied with channels outside their head";
+        continue;
+      }
+      const auto dims = static_cast<int64_t>(d);
+      prunable_groups_ += dims > 1;
+      const int64_t k =
+          std::min<int64_t>(std::llround(sparsity * static_cast<double>(dims)), dims - 1);
+      for (auto& [h, members] : by_head) {
+        std::stable_sort(members.begin(), members.end(), by_score);
+        for (int64_t i = 0; i < k; ++i) removed_class_[static_cast<size_t>(members[i])] = 1;
+      }
+      continue;
+    }
+    const auto n = static_cast<int64_t>(classes.size());
+    prunable_groups_ += n > 1;
+    const int64_t k = std::min<int64_t>(std::llround(sparsity * static_cast<double>(n)), n - 1);
+    std::stable_sort(classes.begin(), classes.end(), by_score);
     int64_t done = 0;
     for (int cls : classes) {
       if (done >= k) break;
@@ -804,10 +1090,26 @@ void ChannelPruner::decide() {
   }
 }
 
+// Input `input` of `node` becomes `t`: in place when the initializer is this node's alone, else
+// (shared, or a Constant node's output) the node gets its own copy.
+void ChannelPruner::replace_constant(Node* node, int input, Tensor t) {
+  Value* v = node->input(static_cast<size_t>(input));
+  if (v->is_initializer() && v->uses().size() == 1 && v->graph() == &g_ && !is_graph_input(v) &&
+      !is_graph_output(v)) {
+    t.carried = v->initializer()->carried;
+    v->set_initializer(std::move(t));
+    return;
+  }
+  Value* fresh = g_.add_initializer(g_.unique_name(v->name() + "_pruned"), std::move(t));
+  node->set_input(static_cast<size_t>(input), fresh);
+  added_ = true;
+  if (v->is_initializer())
+    replaced_.push_back(v);
+  else if (v->producer())
+    constant_nodes_.push_back(v->producer());
+}
+
 void ChannelPruner::apply() {
-  std::vector<Value*> replaced;
-  std::vector<Node*> constant_nodes;
-  bool added = false;
   for (const Cut& cut : cuts_) {
     Value* v = cut.node->input(static_cast<size_t>(cut.input));
     const Tensor& t = *constant(v);
@@ -826,21 +1128,47 @@ void ChannelPruner::apply() {
         }
     }
     if (!any) continue;
-    Tensor sliced = slice_tensor(t, keep);
-    if (v->is_initializer() && v->uses().size() == 1 && v->graph() == &g_ && !is_graph_input(v) &&
-        !is_graph_output(v)) {
-      sliced.carried = t.carried;
-      v->set_initializer(std::move(sliced));
-      continue;
+    replace_constant(cut.node, cut.input, slice_tensor(t, keep));
+  }
+  // Attention: D' = the dims each head keeps (decide() keeps as many in every head). A Reshape
+  // dim of -1 infers the new size by itself.
+  auto set_last_dim = [&](Node* reshape, int64_t value) {
+    const auto s = int64_vector(constant(reshape->input(1)));
+    EDGEQ_CHECK(s && !s->empty(), "prune_channels: Reshape shape is gone");
+    if (s->back() <= 0 || s->back() == value) return;
+    std::vector<int64_t> shape = *s;
+    shape.back() = value;
+    replace_constant(
+        reshape, 1,
+        Tensor::from_values<int64_t>(DType::kInt64, {static_cast<int64_t>(shape.size())},
+                                     std::span<const int64_t>(shape)));
+  };
+  for (const HeadSplit& hs : head_splits_) {
+    std::vector<int64_t> per_head(static_cast<size_t>(hs.heads), 0);
+    for (size_t c = 0; c < hs.atoms.size(); ++c)
+      if (!removed(hs.atoms[c]))
+        ++per_head[static_cast<size_t>(static_cast<int64_t>(c) / hs.head_dim)];
+    const int64_t d = per_head[0];
+    EDGEQ_CHECK(std::all_of(per_head.begin(), per_head.end(), [&](int64_t x) { return x == d; }),
+                "prune_channels: heads of " + hs.reshape->describe() + " keep different dims");
+    if (d == hs.head_dim) continue;
+    set_last_dim(hs.reshape, d);
+    if (hs.merge) set_last_dim(hs.merge, hs.heads * d);
+    for (auto [value, axis] : hs.dim_axes) {
+      if (!value->info.tensor || !value->info.tensor->shape) continue;
+      auto& shape = *value->info.tensor->shape;
+      if (static_cast<size_t>(axis) >= shape.size()) continue;
+      shape[static_cast<size_t>(axis)].value = d;
+      shape[static_cast<size_t>(axis)].param.clear();
     }
-    // Shared or a Constant node's output: the node gets its own cut copy.
-    Value* fresh = g_.add_initializer(g_.unique_name(v->name() + "_pruned"), std::move(sliced));
-    cut.node->set_input(static_cast<size_t>(cut.input), fresh);
-    added = true;
-    if (v->is_initializer())
-      replaced.push_back(v);
-    else if (v->producer())
-      constant_nodes.push_back(v->producer());
+    char line[160];
+    std::snprintf(line, sizeof line, ": %lld heads, head dim %lld -> %lld",
+                  static_cast<long long>(hs.heads), static_cast<long long>(hs.head_dim),
+                  static_cast<long long>(d));
+    const char* kind = hs.kind == HeadSplit::kQuery ? "query"
+                       : hs.kind == HeadSplit::kKey ? "key"
+                                                    : "value";
+    ctx_.note(std::string("attention ") + kind + " " + hs.reshape->describe() + line);
   }
   for (auto& [node, atoms] : depthwise_)
     if (Attribute* group = node->attr("group")) group->i = static_cast<int64_t>(kept(atoms).size());
@@ -856,11 +1184,15 @@ void ChannelPruner::apply() {
     shape[static_cast<size_t>(idx)].value = k;
     shape[static_cast<size_t>(idx)].param.clear();
   }
-  passes::drop_initializers_if_unused(replaced);
-  for (Node* n : constant_nodes)
+  // A Constant node read by several cut nodes is listed once per reader.
+  std::sort(constant_nodes_.begin(), constant_nodes_.end());
+  constant_nodes_.erase(std::unique(constant_nodes_.begin(), constant_nodes_.end()),
+                        constant_nodes_.end());
+  passes::drop_initializers_if_unused(replaced_);
+  for (Node* n : constant_nodes_)
     if (n->output(0)->uses().empty() && !is_graph_output(n->output(0))) passes::remove_dead_node(n);
   g_.remove_unused_values();
-  if (added) passes::allow_initializers_without_inputs(model_, ctx_);
+  if (added_) passes::allow_initializers_without_inputs(model_, ctx_);
 }
 
 int64_t count_params(const Model& model) {
@@ -874,6 +1206,7 @@ PruneSummary ChannelPruner::run() {
   summary.params_before = count_params(model_);
   collect_layers();
   for (const auto& n : g_.nodes()) visit(*n);
+  pair_heads();
   decide();
 
   if (prunable_groups_ == 0) {

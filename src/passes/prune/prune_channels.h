@@ -15,8 +15,23 @@ namespace edgeq {
 // Channels tied together (residual Add, Mul of two branches, Concat, depthwise Conv) form one
 // group: a channel class is scored by the sum of its members' channel norms, and
 // round(S × classes) classes are removed from every member; each producer keeps at least one
-// channel. A group is left dense when any member reaches something that cannot be cut safely
-// (Reshape, Transpose, Softmax, LayerNormalization, a graph output, a subgraph, an unknown op),
+// channel.
+//
+// Multi-head attention is pruned by head dim: a Reshape with a constant shape that splits the
+// channel axis exactly into [..., H, D], whose Transpose and MatMul use it as the query (D summed
+// over, H a batch axis), the key (paired with a query of the same shape and batch axes) or the
+// value (D carried through P × v, a Transpose back to [..., H, D] and a Reshape merging exactly
+// those two axes) is followed through. Query dim d and key dim d of a head form one class, scored
+// by the product of their norms; value dims flow to the out projection's input rows. Each such
+// group loses round(S × D) dims in every head (at most D − 1), so only D changes in the Reshape
+// constants (a -1 there stays -1); the scores' scale constant is left as it is, 1/sqrt(D) of the
+// original. Anything else — a Transpose that moves D or H elsewhere, a shape that is not a
+// constant or does not split / merge the channels exactly, a 0 that would copy the channel dim,
+// another reader of a value in between, a query without its key — is a barrier.
+//
+// A group is left dense when any member reaches something that cannot be cut safely
+// (a Reshape or Transpose outside the attention pattern, Softmax, LayerNormalization, a graph
+// output, a subgraph, an unknown op),
 // when a member producer is excluded, has fewer than options.min_params weights, or is the first
 // or last eligible layer (unless options.prune_first_last). Graph output shapes never change.
 //

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -72,9 +73,9 @@ struct Builder {
     Value* a = op("Conv", "conv_a", {x, init("Wa", tensor({16, 3, 3, 3}, 1))}, Attribute::of_ints("pads", {1, 1, 1, 1}));
     return op("Relu", "relu_a", {batchnorm("bn_a", a, 16, true, 10)});
   }
-  std::vector<float> run() const {
+  std::vector<float> run(std::optional<Tensor> x = std::nullopt) const {
     Executor ex(model, {2});
-    auto out = ex.run({{"x", RtValue(tensor({1, 3, 6, 6}, 99))}});
+    auto out = ex.run({{"x", RtValue(x ? *x : tensor({1, 3, 6, 6}, 99))}});
     auto v = out.at(0).second.tensor.values<float>();
     return {v.begin(), v.end()};
   }
@@ -204,6 +205,43 @@ TEST(PruneBiasCorrection, UnknownInputStatisticsLeaveEverythingElseAlone) {
       << layer(s, "Wb").bias_not_corrected;
   auto after = b.g->find_value("bn_b.mean")->initializer()->values<float>();
   EXPECT_EQ(std::vector<float>(after.begin(), after.end()), mean_before);
+}
+
+TEST(PruneBiasCorrection, MeasuredInputMeansCorrectLayersTheGraphGivesNoEstimateFor) {
+  // The Conv reads the graph input: no estimate from the graph, but measured means are given. An
+  // input whose every channel is constant (its mean) makes the corrected output exact.
+  auto make = [] {
+    Builder b;
+    b.g->add_output(b.op("Conv", "conv_b", {b.x, b.init("Wb", tensor({8, 3, 3, 3}, 2)), b.init("Bb", tensor({8}, 3))}));
+    return b;
+  };
+  const std::vector<double> means = {0.7, -0.3, 1.9};
+  std::vector<float> x;
+  for (double m : means) x.insert(x.end(), 36, static_cast<float>(m));
+  const Tensor input = f32({1, 3, 6, 6}, x);
+  Builder original = make();
+  const std::vector<float> want = original.run(input);
+  for (bool give_means : {false, true}) {
+    Builder b = make();
+    PruneOptions o;
+    o.sparsity = 0.5;
+    o.min_params = 0;
+    o.prune_first_last = true;
+    if (give_means) o.input_means["x"] = means;
+    PassContext ctx;
+    PruneSummary s = prune(b.model, o, ctx);
+    const PrunedLayer& l = layer(s, "Wb");
+    EXPECT_EQ(l.bias_corrected, give_means) << l.bias_not_corrected;
+    EXPECT_EQ(l.bias_measured, give_means);
+    double scale = 0;
+    for (float v : want) scale = std::max(scale, std::fabs(double(v)));
+    if (give_means) {
+      EXPECT_EQ(l.bias_tensor, "Bb");
+      EXPECT_LE(max_abs_diff(want, b.run(input)), 1e-5 * scale);
+    } else {
+      EXPECT_GT(max_abs_diff(want, b.run(input)), 1e-2 * scale);
+    }
+  }
 }
 
 // ---- LAMP ----
