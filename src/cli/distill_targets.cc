@@ -58,7 +58,6 @@ nlohmann::json student_pruning_json(double width, const PruneSummary& s,
   PruneOptions o;
   o.pattern = PrunePattern::kChannel;
   o.sparsity = 1.0 - width;
-  o.bias_correction = false;
   nlohmann::json j = pruning_json(o, s, storage, /*sparse_storage=*/false);
   if (s.layers.empty()) j["params_before"] = j["params_after"] = params;
   return j;

@@ -88,9 +88,7 @@ PruneOptions to_options(const PruneCliOptions& c) {
   if (!c.score.empty() && (c.pattern != "unstructured" || c.scope == "layer" || !c.schedule.empty()))
     throw usage_error("--score applies to global unstructured pruning only");
   o.score = c.score == "magnitude" ? PruneScore::kMagnitude : PruneScore::kLamp;
-  if (c.no_bias_correction && c.pattern == "channel")
-    throw usage_error("--no-bias-correction applies to unstructured and N:M pruning only");
-  o.bias_correction = !c.no_bias_correction && c.pattern != "channel";
+  o.bias_correction = !c.no_bias_correction;
 
   static const std::regex kNM(R"((\d{1,6}):(\d{1,6}))");
   std::smatch nm;
@@ -153,11 +151,10 @@ Transform prune_transform(const PruneCliOptions& c) {
   if (c.eval.eval_data.empty() && c.calib.empty() &&
       (!d.fixed_inputs.empty() || !d.image_size.empty() || !d.mean.empty() || !d.std.empty() || !d.layout.empty() ||
        d.rgb || d.bgr || d.grayscale))
-    throw usage_error("data flags (--fixed-input, --image-size, ...) describe --calib / --eval data and need one of them");
+    throw usage_error("data flags (--fixed-input, --image-size, ...) describe --calib / --eval data and need --calib or --eval");
   const PruneOptions o = to_options(c);
   if (!c.calib.empty() && !o.bias_correction)
-    throw usage_error("--calib measures input means for bias correction: it needs --pattern unstructured or N:M "
-                      "and no --no-bias-correction");
+    throw usage_error("--calib measures input means for bias correction: it cannot go with --no-bias-correction");
   if (c.calib_samples > 0 && c.calib.empty()) throw usage_error("--calib-samples needs --calib");
   const bool sparse_storage = c.sparse_storage;
   const std::string calib = c.calib;
@@ -221,11 +218,11 @@ Transform prune_transform(const PruneCliOptions& c) {
         if (st.dense_bytes > 0)
           line += fmt::format(", {} B dense, {} B sparse, {} B zstd{}", st.dense_bytes, st.sparse_bytes, st.zstd_bytes,
                               st.stored_sparse ? ", stored sparse" : "");
-        if (l.bias_corrected)
-          line += ", bias corrected in " + l.bias_tensor + (l.bias_measured ? " (measured)" : "");
-        else if (!l.bias_not_corrected.empty())
-          line += ", bias not corrected: " + l.bias_not_corrected;
       }
+      if (l.bias_corrected)
+        line += ", bias corrected in " + l.bias_tensor + (l.bias_measured ? " (measured)" : "");
+      else if (!l.bias_not_corrected.empty())
+        line += ", bias not corrected: " + l.bias_not_corrected;
       spdlog::info("{}", line);
     }
     uint64_t dense = 0, sparse = 0, zstd = 0;
@@ -334,10 +331,10 @@ void setup_prune(CLI::App& command, Actions& actions) {
                      "global unstructured: compare layers by LAMP score (lamp, default) or by |w| (magnitude)")
       ->check(CLI::IsMember({"lamp", "magnitude"}));
   command.add_flag("--no-bias-correction", c->no_bias_correction,
-                   "unstructured, N:M: do not put the output means pruning removed back into biases");
+                   "Do not put the output means pruning removed back into biases");
   command.add_option("--calib", c->calib,
-                     "unstructured, N:M: measure each pruned layer's mean input on DATA for bias correction "
-                     "(default: estimated from the graph's BatchNormalization constants)")
+                     "Measure the layers' mean inputs on DATA for bias correction where the graph's "
+                     "BatchNormalization constants give no estimate")
       ->type_name("PATH");
   command.add_option("--calib-samples", c->calib_samples, "Use the first N samples of --calib (default: all)")
       ->check(CLI::PositiveNumber);

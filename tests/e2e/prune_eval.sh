@@ -58,7 +58,7 @@ refused() {  # refused MESSAGE_REGEX ARGS...
 }
 refused "--labels needs --eval" --pattern 2:4 --labels "$tmp/labels.npy"
 refused "--max-accuracy-drop needs --eval" --pattern 2:4 --max-accuracy-drop 1
-refused "need --eval" --pattern 2:4 --image-size 28,28
+refused "need --calib or --eval" --pattern 2:4 --image-size 28,28
 
 # ---------------------------------------------------------------- --eval against ORT
 P="$run_dir/cnn.2of4.onnx"

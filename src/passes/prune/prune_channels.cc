@@ -45,6 +45,7 @@
 #include "edgeq/error.h"
 #include "edgeq/report.h"
 #include "passes/graph/rewrite.h"
+#include "passes/prune/bias_correction.h"
 #include "passes/prune/prune_common.h"
 
 namespace edgeq {
@@ -243,6 +244,20 @@ struct Layer {
   std::optional<double> sparsity;  // from the schedule
 };
 
+// A layer that reads pruned channels through its weight's input-channel axis (consume()).
+struct ConsumerCut {
+  Node* node;
+  int axis;
+  std::vector<int> atoms;
+};
+
+// What bias correction did for a consumer (bias_correction.h).
+struct Correction {
+  std::string why_not;  // "" when corrected
+  std::string target;
+  bool measured = false;
+};
+
 // Constant input `input` of `node` loses the positions whose atom is removed, along each axis.
 struct Cut {
   Node* node;
@@ -340,6 +355,7 @@ class ChannelPruner {
     return k;
   }
   void apply();
+  void correct_consumers();
   void replace_constant(Node* node, int input, Tensor t);
 
   Model& model_;
@@ -356,6 +372,8 @@ class ChannelPruner {
   std::vector<Layer> layers_;
   std::unordered_map<const Node*, size_t> layer_of_;
   std::vector<Cut> cuts_;
+  std::vector<ConsumerCut> consumers_;
+  std::unordered_map<const Node*, Correction> corrections_;
   std::vector<std::pair<Node*, std::vector<int>>> depthwise_;  // group attribute follows
   std::vector<char> removed_class_;
   int prunable_groups_ = 0;  // groups free to lose channels
@@ -518,6 +536,7 @@ void ChannelPruner::consume(Node& n) {
     return;
   }
   add_cut(&n, 1, axis, in->atoms);
+  consumers_.push_back({&n, axis, in->atoms});
 }
 
 void ChannelPruner::visit_layer(Node& n, Layer& layer) {
@@ -1109,7 +1128,50 @@ void ChannelPruner::replace_constant(Node* node, int input, Tensor t) {
     constant_nodes_.push_back(v->producer());
 }
 
+// Before anything is cut: a consumer losing input channels loses what those channels added to
+// its outputs on average; bias correction adds that back (the producers' BatchNormalization
+// constants, which give the expected values, are still whole here). A bias the correction adds to
+// a layer whose own output channels go is cut with them.
+void ChannelPruner::correct_consumers() {
+  for (const ConsumerCut& cc : consumers_) {
+    Value* wv = cc.node->input(1);
+    if (!wv->is_initializer() || wv->initializer()->dtype() != DType::kFloat) continue;
+    const Tensor& w = *wv->initializer();
+    const auto& dims = w.dims();
+    int64_t outer = 1, inner = 1;
+    for (int a = 0; a < cc.axis; ++a) outer *= dims[static_cast<size_t>(a)];
+    for (size_t a = static_cast<size_t>(cc.axis) + 1; a < dims.size(); ++a) inner *= dims[a];
+    const auto len = static_cast<int64_t>(cc.atoms.size());
+    const auto original = w.values<float>();
+    std::vector<float> zeroed(original.begin(), original.end());
+    bool any = false;
+    for (int64_t i = 0; i < len; ++i) {
+      if (!removed(cc.atoms[static_cast<size_t>(i)])) continue;
+      any = true;
+      for (int64_t o = 0; o < outer; ++o)
+        std::fill_n(zeroed.begin() + (o * len + i) * inner, inner, 0.0f);
+    }
+    if (!any) continue;
+    pruning::Candidate c;
+    c.weight = wv;
+    c.nodes = {cc.node};
+    const Value* in = cc.node->input(0);
+    auto m = in != nullptr ? options_.input_means.find(in->name()) : options_.input_means.end();
+    const bool had_bias = cc.node->input(2) != nullptr;
+    Correction& r = corrections_[cc.node];
+    r.why_not = pruning::correct_bias(c, original.data(), zeroed.data(), r.target,
+                                      m != options_.input_means.end() ? &m->second : nullptr, r.measured);
+    r.measured = r.measured && r.why_not.empty();
+    if (r.why_not.empty() && !had_bias && cc.node->input(2) != nullptr) {
+      auto layer = layer_of_.find(cc.node);
+      if (layer != layer_of_.end() && !layers_[layer->second].out_atoms.empty())
+        add_cut(cc.node, 2, 0, layers_[layer->second].out_atoms);
+    }
+  }
+}
+
 void ChannelPruner::apply() {
+  if (options_.bias_correction) correct_consumers();
   for (const Cut& cut : cuts_) {
     Value* v = cut.node->input(static_cast<size_t>(cut.input));
     const Tensor& t = *constant(v);
@@ -1241,6 +1303,12 @@ PruneSummary ChannelPruner::run() {
                                      : static_cast<double>(removed_channels) /
                                            static_cast<double>(l.out_atoms.size());
     if (!p.pruned) p.reason = l.reason.empty() ? "no channel removed" : l.reason;
+    if (auto c = corrections_.find(l.node); c != corrections_.end()) {
+      p.bias_corrected = c->second.why_not.empty();
+      p.bias_tensor = c->second.target;
+      p.bias_not_corrected = c->second.why_not;
+      p.bias_measured = c->second.measured;
+    }
     int64_t after = 1;
     for (int64_t d : p.shape_after) after *= d;
     summary.eligible_params += p.params;

@@ -244,6 +244,40 @@ TEST(PruneBiasCorrection, MeasuredInputMeansCorrectLayersTheGraphGivesNoEstimate
   }
 }
 
+TEST(PruneBiasCorrection, ChannelPruningPutsTheRemovedChannelsMeanIntoTheConsumer) {
+  // conv_a's channels are constant after BatchNormalization (scale 0) + Relu, so a consumer that
+  // loses some of them loses exactly their mean: with the correction, the output is unchanged.
+  auto make = [] {
+    Builder b;
+    Value* y = b.op("Conv", "conv_b", {b.constant_features(), b.init("Wb", tensor({8, 16, 3, 3}, 2))});
+    b.g->add_output(b.batchnorm("bn_b", y, 8, false, 20));
+    return b;
+  };
+  Builder original = make();
+  const std::vector<float> want = original.run();
+  double scale = 0;
+  for (float v : want) scale = std::max(scale, std::fabs(double(v)));
+  for (bool correct : {false, true}) {
+    Builder b = make();
+    PruneOptions o;
+    o.pattern = PrunePattern::kChannel;
+    o.sparsity = 0.25;
+    o.min_params = 0;
+    o.prune_first_last = true;
+    o.bias_correction = correct;  // conv_b keeps its channels: its output is the graph's
+    PassContext ctx;
+    PruneSummary s = prune(b.model, o, ctx);
+    EXPECT_EQ(b.g->find_value("Wa")->initializer()->dims()[0], 12);  // 4 of 16 channels gone
+    EXPECT_EQ(layer(s, "Wb").bias_corrected, correct) << layer(s, "Wb").bias_not_corrected;
+    if (correct) {
+      EXPECT_EQ(layer(s, "Wb").bias_tensor, "bn_b.mean");
+      EXPECT_LE(max_abs_diff(want, b.run()), 1e-5 * scale);
+    } else {
+      EXPECT_GT(max_abs_diff(want, b.run()), 1e-2 * scale);
+    }
+  }
+}
+
 // ---- LAMP ----
 
 // Reference LAMP selection: per layer, sort by (|w|, index); score = w^2 / suffix sum of squares
