@@ -35,6 +35,9 @@ def main():
     ap.add_argument("--offset", type=int, default=0, help="first image index (default 0)")
     ap.add_argument("--count", type=int, help="number of images (default: all from --offset on)")
     ap.add_argument("--images-only", action="store_true", help="write only the `image` array")
+    ap.add_argument("--labels-out", metavar="LABELS.npy",
+                    help="also write the labels here (int64 .npy) and only the images to OUT.npz: edgeq "
+                         "feeds every array of an .npz to the model input of that name")
     ap.add_argument("--data-dir", default=fm.DEFAULT_DATA_DIR,
                     help=f"folder with the gzip'd IDX files (default {fm.DEFAULT_DATA_DIR}, "
                          "Debian package dataset-fashion-mnist)")
@@ -54,7 +57,10 @@ def main():
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     arrays = {"image": fm.normalize(images)}
-    if not args.images_only:
+    if args.labels_out:
+        np.save(args.labels_out, labels.astype(np.int64))
+        print(f"wrote {args.labels_out}: int64 [{len(labels)}]")
+    elif not args.images_only:
         arrays["label"] = labels.astype(np.int64)
     # Stored, not deflated: the 10 000 images are 31 MB either way once loaded, and stored
     # archives write and read several times faster.

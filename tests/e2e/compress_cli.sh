@@ -37,13 +37,6 @@ CALIB_IMAGES=200
 EVAL_IMAGES=500
 cnn="$ROOT/models/fmnist_cnn.onnx"
 
-jget() { node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-                  const v = eval(process.argv[2]); if (v === undefined) process.exit(3);
-                  console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1" "$2"; }
-valid() {  # valid SCHEMA FILE
-  $PY "$VALIDATE" "$1" "$2" 2> "$log_dir/schema.err" ||
-    fail "$2 does not validate against $(basename "$1"): $(head -c 1500 "$log_dir/schema.err")"
-}
 
 # ---------------------------------------------------------------- data
 # The recipe lives in its own folder with calib.npz beside it; edgeq runs in $run_dir.
@@ -51,19 +44,10 @@ recipes="$tmp/recipes"
 mkdir "$recipes"
 cp "$ROOT/examples/recipes/cnn_2of4_static_int8.json" "$recipes/"
 recipe="$recipes/cnn_2of4_static_int8.json"
-$PY "$ROOT/tools/export_fmnist_test.py" "$recipes/calib.npz" --split train --count "$CALIB_IMAGES" --images-only \
-  > "$log_dir/export.log" 2>&1 || fail "calibration export failed: $(cat "$log_dir/export.log")"
-$PY "$ROOT/tools/export_fmnist_test.py" "$tmp/test.npz" --count "$EVAL_IMAGES" \
-  > "$log_dir/export.log" 2>&1 || fail "test export failed: $(cat "$log_dir/export.log")"
-$PY - "$tmp" <<'EOF' || fail "splitting the test set failed"
-import sys, numpy as np
-d = sys.argv[1]
-z = np.load(f"{d}/test.npz")
-np.savez(f"{d}/test_images.npz", image=z["image"])
-np.save(f"{d}/labels.npy", z["label"].astype(np.int64))
-EOF
-valid "$RECIPE_SCHEMA" "$recipe"
-valid "$RECIPE_SCHEMA" "$ROOT/examples/recipes/prune50_dynamic_int8.json"
+e2e_export_fmnist "$recipes/calib.npz" --split train --count "$CALIB_IMAGES" --images-only
+e2e_export_fmnist "$tmp/test_images.npz" --count "$EVAL_IMAGES" --labels-out "$tmp/labels.npy"
+valid "$recipe" "$RECIPE_SCHEMA"
+valid "$ROOT/examples/recipes/prune50_dynamic_int8.json" "$RECIPE_SCHEMA"
 ok
 
 # ---------------------------------------------------------------- the recipe
@@ -77,7 +61,7 @@ grep -Eq "^compressed .*fmnist_cnn.onnx -> .*cnn.compressed.onnx \(3 steps; [0-9
   "$log_dir/stdout" || fail "no result line on stdout"
 grep -qx "report: $rep" "$log_dir/stdout" || fail "no report line on stdout"
 for i in 1 2 3; do grep -q "step $i/3: " "$log_dir/stderr" || fail "no 'step $i/3' log line on stderr"; done
-valid "$REPORT_SCHEMA" "$rep"
+valid "$rep" "$REPORT_SCHEMA"
 ok
 [ "$(jget "$rep" r.command)" = compress ] || fail "report command is not compress"
 [ "$(jget "$rep" 'r.recipe.steps.map(s => s.command || "pass:" + s.pass).join(" ")')" = "pass:fold_batchnorm prune quantize" ] ||
@@ -114,7 +98,7 @@ echo "compress = prepare + prune + quantize: byte-identical model ($out_bytes by
 ok
 
 # ---------------------------------------------------------------- ORT, and 2:4 zeros in INT8
-node "$ACC" --model "$out" --reference "$cnn" --data "$tmp/test.npz" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
+node "$ACC" --model "$out" --reference "$cnn" --data "$tmp/test_images.npz" --labels "$tmp/labels.npy" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
   fail "ORT could not run the compressed model: $(head -c 600 "$log_dir/acc.err")"
 echo "ORT on $EVAL_IMAGES test images: top-1 $(jget "$tmp/ort.json" r.top1) (FP32 $(jget "$tmp/ort.json" r.reference_top1))"
 ok
@@ -237,7 +221,7 @@ ok
 run compress "$cnn" --recipe "$recipe" -o "$run_dir/gate.onnx" --min-size-ratio 100
 [ "$status" = 1 ] || fail "a failed --min-size-ratio gate must exit 1 (got $status)"
 [ -s "$run_dir/gate.onnx" ] && [ -s "$run_dir/gate.report.json" ] || fail "a failed gate must still write model and report"
-valid "$REPORT_SCHEMA" "$run_dir/gate.report.json"
+valid "$run_dir/gate.report.json" "$REPORT_SCHEMA"
 [ "$(jget "$run_dir/gate.report.json" 'r.gates[0].name + " " + r.gates[0].passed')" = "min_size_ratio false" ] ||
   fail "the report does not record the failed gate"
 grep -q "^gate min_size_ratio: FAILED" "$log_dir/stdout" || fail "no FAILED gate line on stdout"
@@ -246,7 +230,7 @@ ok
 run compress "$cnn" --recipe "$recipe" -o "$run_dir/eval.onnx" --eval "$tmp/test_images.npz" --labels "$tmp/labels.npy" \
   --max-accuracy-drop 100 --min-size-ratio 2 --threads 2
 [ "$status" = 0 ] || fail "compress --eval with passing gates exited $status"
-valid "$REPORT_SCHEMA" "$run_dir/eval.report.json"
+valid "$run_dir/eval.report.json" "$REPORT_SCHEMA"
 [ "$(jget "$run_dir/eval.report.json" r.accuracy.samples)" = "$EVAL_IMAGES" ] || fail "accuracy.samples != $EVAL_IMAGES"
 [ "$(jget "$run_dir/eval.report.json" 'r.gates.every(g => g.passed)')" = true ] || fail "gates not passed in the report"
 e_top1=$(jget "$run_dir/eval.report.json" r.accuracy.labels.top1)
@@ -264,10 +248,10 @@ cat > "$recipes/twice.json" <<'EOF'
   {"command": "convert", "options": {"external-data": true}}
 ]}
 EOF
-valid "$RECIPE_SCHEMA" "$recipes/twice.json"
+valid "$recipes/twice.json" "$RECIPE_SCHEMA"
 run compress "$cnn" --recipe "$recipes/twice.json" -o "$run_dir/twice.onnx"
 [ "$status" = 0 ] || fail "two prune steps and convert --external-data exited $status"
-valid "$REPORT_SCHEMA" "$run_dir/twice.report.json"
+valid "$run_dir/twice.report.json" "$REPORT_SCHEMA"
 [ "$(jget "$run_dir/twice.report.json" 'r.recipe.steps[0].result.scope + " " + r.recipe.steps[0].result.sparsity_target')" = "layer 0.3" ] ||
   fail "the first prune step's section is not kept under result"
 [ "$(jget "$run_dir/twice.report.json" '(r.recipe.steps[1].result === undefined) + " " + r.pruning.sparsity_target')" = "true 0.5" ] ||
@@ -281,10 +265,10 @@ ok
 tr_out="$run_dir/tr.onnx"
 run compress "$ROOT/models/fmnist_transformer.onnx" --recipe "$ROOT/examples/recipes/prune50_dynamic_int8.json" -o "$tr_out"
 [ "$status" = 0 ] || fail "examples/recipes/prune50_dynamic_int8.json failed on the transformer"
-valid "$REPORT_SCHEMA" "$run_dir/tr.report.json"
+valid "$run_dir/tr.report.json" "$REPORT_SCHEMA"
 [ "$(jget "$run_dir/tr.report.json" 'r.pruning.sparsity_target + " " + r.quantization.mode')" = "0.5 dynamic" ] ||
   fail "transformer report sections"
-node "$ACC" --model "$tr_out" --data "$tmp/test.npz" > "$tmp/tr.json" 2> "$log_dir/acc.err" ||
+node "$ACC" --model "$tr_out" --data "$tmp/test_images.npz" --labels "$tmp/labels.npy" > "$tmp/tr.json" 2> "$log_dir/acc.err" ||
   fail "ORT could not run the compressed transformer: $(head -c 600 "$log_dir/acc.err")"
 echo "transformer, prune 50 % + dynamic INT8: $(stat -c %s "$ROOT/models/fmnist_transformer.onnx") -> $(stat -c %s "$tr_out") bytes," \
   "ORT top-1 $(jget "$tmp/tr.json" r.top1) on $EVAL_IMAGES images"

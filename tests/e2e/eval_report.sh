@@ -44,26 +44,10 @@ COSINE_TOL=1e-3
 FP32_TOP1_TOL=0.1
 
 # ---------------------------------------------------------------- data
-$PY "$ROOT/tools/export_fmnist_test.py" "$tmp/calib.npz" --split train --count "$CALIB_IMAGES" --images-only \
-  > "$log_dir/export.log" 2>&1 || fail "calibration export failed: $(cat "$log_dir/export.log")"
-$PY "$ROOT/tools/export_fmnist_test.py" "$tmp/test.npz" --count "$EVAL_IMAGES" \
-  > "$log_dir/export.log" 2>&1 || fail "test export failed: $(cat "$log_dir/export.log")"
+e2e_export_fmnist "$tmp/calib.npz" --split train --count "$CALIB_IMAGES" --images-only
+e2e_export_fmnist "$tmp/test_images.npz" --count "$EVAL_IMAGES" --labels-out "$tmp/labels.npy"
 # edgeq feeds every array of a .npz to the input of that name: images and labels go apart.
-$PY - "$tmp" <<'EOF' || fail "splitting the test set failed"
-import sys, numpy as np
-d = sys.argv[1]
-z = np.load(f"{d}/test.npz")
-np.savez(f"{d}/test_images.npz", image=z["image"])
-np.save(f"{d}/labels.npy", z["label"].astype(np.int64))
-EOF
 
-# jq-like access without jq: jget FILE EXPR (a JS expression on `r`, the parsed file)
-jget() { node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-                  const v = eval(process.argv[2]); if (v === undefined) process.exit(3);
-                  console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1" "$2"; }
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-12) }'; }
-valid() { $PY "$ROOT/tests/e2e/validate_json.py" "$SCHEMA" "$1" 2> "$log_dir/schema.err" ||
-  fail "$1 does not validate against the report schema: $(head -c 1500 "$log_dir/schema.err")"; }
 stdout_is_results() {  # no log line may reach stdout
   if grep -qE '^edgeq: |\[[0-9]+/[0-9]+\]|samples \(' "$log_dir/stdout"; then fail "log or progress lines on stdout"; fi
 }
@@ -83,7 +67,7 @@ grep -q "eval: $EVAL_IMAGES/$EVAL_IMAGES samples (100 %)" "$log_dir/stderr" || f
 ok
 
 # ORT, independently: both models on the same images with the labels of the same export.
-node "$ACC" --model "$Q" --reference "$FP32" --data "$tmp/test.npz" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
+node "$ACC" --model "$Q" --reference "$FP32" --data "$tmp/test_images.npz" --labels "$tmp/labels.npy" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
   fail "ORT accuracy failed: $(head -c 800 "$log_dir/acc.err")"
 ort_top1=$(jget "$tmp/ort.json" r.top1)
 ort_ref_top1=$(jget "$tmp/ort.json" r.reference_top1)

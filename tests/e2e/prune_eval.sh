@@ -30,21 +30,7 @@ EVAL_IMAGES=1000
 TOP1_TOL=0.1
 cnn="$ROOT/models/fmnist_cnn.onnx"
 
-$PY "$ROOT/tools/export_fmnist_test.py" "$tmp/test.npz" --count "$EVAL_IMAGES" \
-  > "$log_dir/export.log" 2>&1 || fail "test export failed: $(cat "$log_dir/export.log")"
-$PY - "$tmp" <<'EOF' || fail "splitting the test set failed"
-import sys, numpy as np
-d = sys.argv[1]
-z = np.load(f"{d}/test.npz")
-np.savez(f"{d}/test_images.npz", image=z["image"])
-np.save(f"{d}/labels.npy", z["label"].astype(np.int64))
-EOF
-jget() { node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-                  const v = eval(process.argv[2]); if (v === undefined) process.exit(3);
-                  console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1" "$2"; }
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-12) }'; }
-valid() { $PY "$ROOT/tests/e2e/validate_json.py" "$SCHEMA" "$1" 2> "$log_dir/schema.err" ||
-  fail "$1 does not validate against the report schema: $(head -c 1500 "$log_dir/schema.err")"; }
+e2e_export_fmnist "$tmp/test_images.npz" --count "$EVAL_IMAGES" --labels-out "$tmp/labels.npy"
 
 # ---------------------------------------------------------------- usage errors, nothing written
 refused() {  # refused MESSAGE_REGEX ARGS...
@@ -71,7 +57,7 @@ grep -q "^pruned " "$log_dir/stdout" && grep -q "^  top-1 " "$log_dir/stdout" ||
 if grep -qE '^edgeq: |samples \(' "$log_dir/stdout"; then fail "log lines on stdout"; fi
 [ "$(jget "$R" r.accuracy.samples)" = "$EVAL_IMAGES" ] || fail "accuracy.samples != $EVAL_IMAGES"
 [ "$(jget "$R" r.options.eval)" = "$tmp/test_images.npz" ] || fail "options.eval not recorded"
-node "$ACC" --model "$P" --reference "$cnn" --data "$tmp/test.npz" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
+node "$ACC" --model "$P" --reference "$cnn" --data "$tmp/test_images.npz" --labels "$tmp/labels.npy" > "$tmp/ort.json" 2> "$log_dir/acc.err" ||
   fail "ORT accuracy failed: $(head -c 800 "$log_dir/acc.err")"
 e_top1=$(jget "$R" r.accuracy.labels.top1)
 e_ref=$(jget "$R" r.accuracy.labels.reference_top1)

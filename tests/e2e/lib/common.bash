@@ -46,3 +46,29 @@ e2e_need_fmnist() {
   [ -d /usr/share/datasets/fashion-mnist ] ||
     fail "/usr/share/datasets/fashion-mnist is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
 }
+
+# e2e_export_fmnist OUT.npz [tools/export_fmnist_test.py options]: Fashion-MNIST images,
+# normalized for the fmnist_* models (--labels-out L.npy puts the labels apart). Needs $PY, $ROOT.
+e2e_export_fmnist() {
+  local out=$1
+  shift
+  $PY "$ROOT/tools/export_fmnist_test.py" "$out" "$@" > "$log_dir/export.log" 2>&1 ||
+    fail "exporting $out failed: $(cat "$log_dir/export.log")"
+}
+
+# jget FILE EXPR: a JavaScript expression on `r`, the parsed JSON file (jq without jq); exit 3
+# when it is undefined.
+jget() {
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+           const v = eval(process.argv[2]); if (v === undefined) process.exit(3);
+           console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1" "$2"
+}
+
+# near A B TOL: |A - B| <= TOL.
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t + 1e-12) }'; }
+
+# valid FILE [SCHEMA]: FILE validates against SCHEMA (default $SCHEMA, the report schema).
+valid() {
+  $PY "$ROOT/tests/e2e/validate_json.py" "${2:-$SCHEMA}" "$1" 2> "$log_dir/schema.err" ||
+    fail "$1 does not validate against ${2:-$SCHEMA}: $(head -c 1500 "$log_dir/schema.err")"
+}
