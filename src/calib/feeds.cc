@@ -9,33 +9,33 @@ namespace edgeq {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::vector<Value*> data_inputs(const Model& model) {
   std::vector<Value*> out;
   for (Value* v : model.graph->inputs())
-    if (!v->is_initializer()) out.push_back(v);
+    if (!v->is_initializer() && !v->is_sparse_initializer()) out.push_back(v);
   return out;
 }
 
-std::string input_list(const Model& model) {
+std::string data_input_names(const Model& model) {
   std::string names;
   for (Value* v : data_inputs(model)) names += (names.empty() ? "" : ", ") + v->name();
   return names;
 }
 
+namespace {
+
 Value* input_named(const Model& model, const std::string& name, const std::string& source) {
   for (Value* v : model.graph->inputs())
     if (v->name() == name) return v;
   throw Error(ErrorKind::kInvalidData, source + ": the model has no input named '" + name +
-                                           "' (inputs: " + input_list(model) + ")");
+                                           "' (inputs: " + data_input_names(model) + ")");
 }
 
 Value* only_input(const Model& model, const std::string& source) {
   auto inputs = data_inputs(model);
   if (inputs.size() != 1)
     throw Error(ErrorKind::kInvalidData, source + ": the model has " + std::to_string(inputs.size()) +
-                                             " inputs (" + input_list(model) + "); name them with NAME=FILE");
+                                             " inputs (" + data_input_names(model) + "); name them with NAME=FILE");
   return inputs[0];
 }
 

@@ -47,19 +47,6 @@ std::string dims_text(const std::vector<int64_t>& dims) {
   return s + "]";
 }
 
-std::vector<Value*> data_inputs(const Model& model) {
-  std::vector<Value*> out;
-  for (Value* v : model.graph->inputs())
-    if (!v->is_initializer()) out.push_back(v);
-  return out;
-}
-
-std::string input_list(const Model& model) {
-  std::string names;
-  for (Value* v : data_inputs(model)) names += (names.empty() ? "" : ", ") + v->name();
-  return names;
-}
-
 // check_feed with the file named in front of its message.
 void check_feed_from(const Value& input, const RtValue& value, const std::string& file) {
   try {
@@ -108,7 +95,7 @@ struct ModelInputs {
           throw bad_data(file, "input '" + name + "' is given both here and with --fixed-input " + fixed_files.at(name));
         return v;
       }
-    throw bad_data(file, "the model has no input named '" + name + "' (inputs: " + input_list(model) + ")");
+    throw bad_data(file, "the model has no input named '" + name + "' (inputs: " + data_input_names(model) + ")");
   }
 
   // Adds the fixed inputs and checks that every input is there and fits the model.
@@ -390,7 +377,7 @@ class FeedSource final : public SampleSource {
         auto samples = inputs_.sample_inputs();
         if (samples.size() != 1)
           throw bad_data(file, "a single-array feed needs a model with one input besides the fixed ones (inputs: " +
-                                   input_list(inputs_.model) + ")");
+                                   data_input_names(inputs_.model) + ")");
         return read_feeds(inputs_.model, {samples[0]->name() + "=" + file});
       }
       auto feeds_in = read_feeds(inputs_.model, {file});
@@ -412,7 +399,7 @@ Value* only_sample_input(const ModelInputs& inputs, const std::string& path) {
   auto samples = inputs.sample_inputs();
   if (samples.size() != 1)
     throw bad_data(path, "the model has " + std::to_string(samples.size()) + " inputs besides the fixed ones (" +
-                             input_list(inputs.model) + "); use a .npz keyed by input name, or --fixed-input");
+                             data_input_names(inputs.model) + "); use a .npz keyed by input name, or --fixed-input");
   return samples[0];
 }
 

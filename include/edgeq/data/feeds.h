@@ -25,4 +25,9 @@ std::map<std::string, RtValue> read_feeds(const Model& model, const std::vector<
 // "a/b:c" → "a_b_c": output names as file names (every char outside [A-Za-z0-9_.-] becomes '_').
 std::string sanitize_file_name(const std::string& name);
 
+// The graph inputs a caller must feed: those without an initializer (dense or sparse) to default
+// to, in graph order; and their names, comma-separated, for messages.
+std::vector<Value*> data_inputs(const Model& model);
+std::string data_input_names(const Model& model);
+
 }  // namespace edgeq
