@@ -62,11 +62,13 @@ struct CommandSpec {
 // Every subcommand, in the order of `edgeq --help`.
 const std::vector<CommandSpec>& command_table();
 
-// Model-transforming commands (they set Actions::transform).
+// The commands a recipe step may run (they set Actions::transform).
 void setup_convert(CLI::App& command, Actions& actions);
 void setup_prepare(CLI::App& command, Actions& actions);
 void setup_quantize(CLI::App& command, Actions& actions);
 void setup_prune(CLI::App& command, Actions& actions);
+// Measures the model so far (a recipe step that leaves the model unchanged).
+void setup_eval(CLI::App& command, Actions& actions);
 // Runs a recipe of the commands above and registered passes on one model.
 void setup_compress(CLI::App& command, Actions& actions);
 
@@ -76,7 +78,6 @@ void setup_run(CLI::App& command, Action& run);
 void setup_calibrate(CLI::App& command, Action& run);
 void setup_compare(CLI::App& command, Action& run);
 void setup_distill_targets(CLI::App& command, Action& run);
-void setup_eval(CLI::App& command, Action& run);
 
 // Set from the global --log-format flag: log lines (and progress) are JSON objects on stderr.
 inline bool json_logs = false;

@@ -166,14 +166,18 @@ void plan_command_step(Step& step, const std::string& where, const std::filesyst
   spec->setup(app, actions);
   if (!actions.transform)
     throw usage_error(where + ": '" + step.command +
-                      "' cannot be a step: it does not transform a model (steps are "
+                      "' cannot be a step: it does not work on the model (steps are "
                       "the commands " +
                       joined(step_commands()) + ", or {\"pass\": NAME})");
 
-  // The model, output, report, evaluation and threads come from compress itself.
+  // The model, output, report, evaluation and threads come from compress itself; an eval step
+  // has its own data, labels and sample count.
+  std::set<std::string> owned_names = kCompressOwned;
+  if (step.command == "eval")
+    for (const char* name : {"labels", "eval-samples"}) owned_names.erase(name);
   for (CLI::Option* opt : app.get_options()) {
     bool owned = !opt->nonpositional();
-    for (const auto& name : opt->get_lnames()) owned |= kCompressOwned.count(name) > 0;
+    for (const auto& name : opt->get_lnames()) owned |= owned_names.count(name) > 0;
     if (owned) opt->required(false);
   }
 
@@ -187,7 +191,7 @@ void plan_command_step(Step& step, const std::string& where, const std::filesyst
                         key.substr(key.find_first_not_of('-')) + "\"");
     const CLI::Option* opt =
         key.empty() || key == "help" ? nullptr : app.get_option_no_throw("--" + key);
-    if (opt == nullptr || kCompressOwned.count(key) > 0) {  // (help: unknown; it is not a setting)
+    if (opt == nullptr || owned_names.count(key) > 0) {  // (help: unknown; it is not a setting)
       if (opt != nullptr)
         throw usage_error(at + ": --" + key +
                           " is an option of compress itself (output, report, evaluation, gates, "
@@ -195,7 +199,7 @@ void plan_command_step(Step& step, const std::string& where, const std::filesyst
       std::vector<std::string> known;
       for (const CLI::Option* o : app.get_options())
         for (const auto& name : o->get_lnames())
-          if (!kCompressOwned.count(name)) known.push_back(name);
+          if (!owned_names.count(name)) known.push_back(name);
       throw usage_error(at + ": '" + step.command + "' has no option --" + key +
                         " (its options: " + joined(known) + ")");
     }
@@ -408,6 +412,8 @@ void setup_compress(CLI::App& command, Actions& actions) {
         }
         entry["warnings"] = warnings;
         entry["section"] = r.section.empty() ? json(nullptr) : json(r.section);
+        // A step with no section of its own (eval) keeps what it measured in its entry.
+        if (r.section.empty() && !r.data.is_null()) entry["result"] = r.data;
         entry["seconds"] = seconds;
         entries.push_back(std::move(entry));
         results.push_back(std::move(r));

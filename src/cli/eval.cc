@@ -5,6 +5,10 @@
 // every model-writing command writes (docs/report.schema.json): `input` is the reference (the
 // "before"), `output` the evaluated model (the "after", read, not written), so the size section
 // compares REF's bytes with MODEL's and the gates mean what they mean on `quantize`.
+//
+// As a step of a recipe (edgeq compress), eval measures the model as the steps before it left it
+// against --reference (default: the recipe's input model); the accuracy goes into the step's
+// entry of the recipe section, the model is unchanged.
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -41,14 +45,31 @@ std::string default_eval_report(const std::string& model) {
   return (p.parent_path() / (p.stem().string() + ".eval.report.json")).string();
 }
 
+
+// What the accuracy says in one line (a recipe step's summary).
+std::string accuracy_summary(const nlohmann::json& a) {
+  const nlohmann::json& labels = a.contains("labels") ? a["labels"] : nlohmann::json();
+  if (labels.is_object() && labels.contains("top1") && labels["top1"].is_number())
+    return fmt::format("top-1 {:.2f} % (reference {:.2f} %, drop {:.2f} points) on {} samples",
+                       labels["top1"].get<double>(), labels["reference_top1"].get<double>(),
+                       labels["top1_drop"].get<double>(), a.value("samples", int64_t{0}));
+  return fmt::format("worst output cosine {:.6f} on {} samples", a.value("worst_output_cosine", 0.0),
+                     a.value("samples", int64_t{0}));
+}
+
 }  // namespace
 
-void setup_eval(CLI::App& command, Action& run) {
+void setup_eval(CLI::App& command, Actions& actions) {
   auto o = std::make_shared<EvalCliOptions>();
   command.add_option("model", o->model, "The compressed model to evaluate")->required();
-  command.add_option("--reference", o->reference, "The float model it was made from")->required();
-  command.add_option("--data", o->eval.eval_data, "Samples to run both on (see README: Data)")->required();
-  command.add_option("--labels", o->eval.labels, ".npy of integer class ids, one per sample: top-1/top-5");
+  command.add_option("--reference", o->reference,
+                     "The float model it was made from (required; in a recipe step, default: the recipe's input)")
+      ->type_name("PATH");
+  command.add_option("--data", o->eval.eval_data, "Samples to run both on (see README: Data)")
+      ->required()
+      ->type_name("PATH");
+  command.add_option("--labels", o->eval.labels, ".npy of integer class ids, one per sample: top-1/top-5")
+      ->type_name("PATH");
   command.add_option("--eval-samples", o->eval.eval_samples, "Use the first N samples (default: all)")
       ->check(CLI::PositiveNumber);
   add_data_flags(command, o->data);
@@ -59,8 +80,33 @@ void setup_eval(CLI::App& command, Action& run) {
   command.add_option("--report-format", o->report_format, kReportFormatHelp)->default_str("json");
   add_gate_flags(command, o->eval);
 
-  command.callback([o, &run] {
+  actions.transform = [o]() -> Transform {
+    DataOptions data = to_data_options(o->data);
+    data.max_samples = o->eval.eval_samples;
+    const EvalCliOptions opts = *o;
+    return [opts, data](Model& model, StepContext& step) {
+      const std::string ref_path = opts.reference.empty() ? step.model_path : opts.reference;
+      Model reference = load_model(ref_path);
+      const std::vector<std::string> aligned = align_reference(reference, model);
+      auto samples = open_samples(reference, opts.eval.eval_data, data);
+      AccuracyOptions ao;
+      ao.labels_path = opts.eval.labels;
+      ao.threads = step.threads;
+      ao.per_layer = !opts.no_layers;
+      ao.progress = progress_display("eval");
+      spdlog::info("evaluating the model so far against {} on {}", ref_path, samples->describe());
+      nlohmann::json accuracy = evaluate_accuracy(model, reference, *samples, ao);
+      add_alignment_notes(accuracy, aligned);
+      StepResult r;
+      r.summary = accuracy_summary(accuracy);
+      r.data = std::move(accuracy);  // no report section of its own: the step's entry keeps it
+      return r;
+    };
+  };
+
+  command.callback([o, &run = actions.run] {
     run = [o] {
+      if (o->reference.empty()) throw usage_error("--reference is required: the float model MODEL was made from");
       const std::vector<std::string> report_formats = parse_report_formats(o->report_format);
       DataOptions data = to_data_options(o->data);
       data.max_samples = o->eval.eval_samples;

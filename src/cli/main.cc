@@ -50,7 +50,7 @@ const std::vector<CommandSpec>& command_table() {
       {"eval",
        "Compare a compressed model with its float reference on samples (cosine, SQNR, top-1, per layer); writes a "
        "report",
-       run_only<setup_eval>},
+       setup_eval},
   };
   return kCommands;
 }

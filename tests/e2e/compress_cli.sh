@@ -83,7 +83,7 @@ ok
 # ---------------------------------------------------------------- the same, one command at a time
 run prepare "$cnn" --passes fold_batchnorm -o "$run_dir/s1.onnx"
 [ "$status" = 0 ] || fail "prepare --passes fold_batchnorm failed"
-run prune "$run_dir/s1.onnx" --pattern 2:4 -o "$run_dir/s2.onnx" --threads 2
+run prune "$run_dir/s1.onnx" --pattern 2:4 --calib "$recipes/calib.npz" -o "$run_dir/s2.onnx" --threads 2
 [ "$status" = 0 ] || fail "prune --pattern 2:4 failed"
 run quantize "$run_dir/s2.onnx" --int8 --calib "$recipes/calib.npz" --calib-samples "$CALIB_IMAGES" -o "$run_dir/s3.onnx" --threads 2
 [ "$status" = 0 ] || fail "quantize --calib failed"
@@ -95,6 +95,30 @@ for pair in pruning:s2 quantization:s3; do
 done
 echo "compress = prepare + prune + quantize: byte-identical model ($out_bytes bytes, $in_bytes before," \
   "$(jget "$rep" 'r.size.ratio.toFixed(2)')x smaller)"
+ok
+
+# ---------------------------------------------------------------- an eval step
+# eval measures the model as the steps before it left it (here: folded and 2:4-pruned, = s2.onnx)
+# against the recipe's input, changes nothing, and keeps its accuracy in its recipe entry.
+cat > "$recipes/with_eval.json" <<EOF
+{"steps": [{"pass": "fold_batchnorm"}, {"command": "prune", "options": {"pattern": "2:4", "calib": "calib.npz"}},
+           {"command": "eval", "options": {"data": "$tmp/test_images.npz", "labels": "$tmp/labels.npy"}},
+           {"command": "quantize", "options": {"int8": true, "calib": "calib.npz", "calib-samples": $CALIB_IMAGES}}]}
+EOF
+valid "$recipes/with_eval.json" "$RECIPE_SCHEMA"
+run compress "$cnn" --recipe "$recipes/with_eval.json" -o "$run_dir/with_eval.onnx" --threads 2
+[ "$status" = 0 ] || fail "a recipe with an eval step exited $status"
+cmp "$run_dir/with_eval.onnx" "$out" > /dev/null || fail "an eval step changed the model"
+valid "$run_dir/with_eval.report.json" "$REPORT_SCHEMA"
+node "$ACC" --model "$run_dir/s2.onnx" --reference "$cnn" --data "$tmp/test_images.npz" --labels "$tmp/labels.npy" \
+  > "$tmp/s2_ort.json" 2> "$log_dir/acc.err" || fail "ORT could not run s2.onnx: $(head -c 600 "$log_dir/acc.err")"
+e_top1=$(jget "$run_dir/with_eval.report.json" 'r.recipe.steps[2].result.labels.top1')
+o_top1=$(jget "$tmp/s2_ort.json" r.top1)
+near "$e_top1" "$o_top1" 0.0001 || fail "eval step top-1 $e_top1 != ORT's $o_top1 on the pruned model"
+[ "$(jget "$run_dir/with_eval.report.json" 'r.recipe.steps[2].changes')" = 0 ] || fail "eval step reports changes"
+grep -q "top-1 $(printf '%.2f' "$e_top1") %" <<< "$(jget "$run_dir/with_eval.report.json" 'r.recipe.steps[2].summary')" ||
+  fail "eval step summary does not give its top-1"
+echo "eval step after 2:4 pruning: top-1 $e_top1 (ORT on the same model: $o_top1)"
 ok
 
 # ---------------------------------------------------------------- ORT, and 2:4 zeros in INT8
@@ -178,8 +202,9 @@ expect_refused "step 3 \(prune\): .*N:M needs 1 <= N <= M" \
   "{\"steps\": [$good_steps, {\"command\": \"prune\", \"options\": {\"pattern\": \"5:4\"}}]}"
 expect_refused "step 3 \(quantize\): .*--method" \
   "{\"steps\": [$good_steps, {\"command\": \"quantize\", \"options\": {\"int8\": true, \"calib\": \"calib.npz\", \"method\": \"median\"}}]}"
-expect_refused "'inspect' cannot be a step: it does not transform a model" "{\"steps\": [$good_steps, {\"command\": \"inspect\"}]}"
-expect_refused "'eval' cannot be a step" '{"steps": [{"command": "eval", "options": {"data": "x.npz"}}]}'
+expect_refused "'inspect' cannot be a step: it does not work on the model" "{\"steps\": [$good_steps, {\"command\": \"inspect\"}]}"
+expect_refused "'calibrate' cannot be a step" '{"steps": [{"command": "calibrate", "options": {"calib": "x.npz"}}]}'
+expect_refused "step 1 \(eval\): .*--data is required" '{"steps": [{"command": "eval", "options": {"labels": "l.npy"}}]}'
 expect_refused "--output is an option of compress itself" \
   '{"steps": [{"command": "prune", "options": {"pattern": "2:4", "output": "x.onnx"}}]}'
 expect_refused "--threads is an option of compress itself" '{"steps": [{"command": "prune", "options": {"sparsity": 0.5, "threads": 2}}]}'
@@ -200,17 +225,17 @@ ok
 
 # ---------------------------------------------------------------- the schema names the CLI's options
 # Per step command: the option names of `edgeq CMD --help` minus those compress owns (and minus
-# prepare --list and prune's data flags, refused in a step) = the schema's.
+# prepare --list, refused in a step) = the schema's.
 $PY - "$RECIPE_SCHEMA" "$EDGEQ" <<'EOF' || fail "docs/recipe.schema.json and the CLI disagree on step options"
 import json, re, subprocess, sys
 schema = json.load(open(sys.argv[1]))
 owned = {"output", "report", "report-format", "threads", "eval", "labels", "eval-samples", "min-size-ratio",
          "max-accuracy-drop", "help"}
-refused = {"prepare": {"list"},
-           "prune": {"fixed-input", "image-size", "mean", "std", "layout", "rgb", "bgr", "grayscale"}}
+refused = {"prepare": {"list"}}
 for cmd in schema["$defs"]["command_step"]["properties"]["command"]["enum"]:
     text = subprocess.run([sys.argv[2], cmd, "--help"], capture_output=True, text=True, check=True).stdout
-    cli = set(re.findall(r"--([a-z0-9][a-z0-9-]*)", text)) - owned - refused.get(cmd, set())
+    cmd_owned = owned - {"labels", "eval-samples"} if cmd == "eval" else owned  # eval's own data
+    cli = set(re.findall(r"--([a-z0-9][a-z0-9-]*)", text)) - cmd_owned - refused.get(cmd, set())
     documented = set(schema["$defs"][f"{cmd}_options"]["properties"])
     assert cli == documented, f"{cmd}: CLI only {sorted(cli - documented)}, schema only {sorted(documented - cli)}"
 print("recipe schema options = CLI options for", schema["$defs"]["command_step"]["properties"]["command"]["enum"])
