@@ -11,7 +11,6 @@ set -euo pipefail
 name=bad_inputs
 : "${EDGEQ:?EDGEQ must name the edgeq binary}"
 : "${EDGEQ_SOURCE_DIR:?EDGEQ_SOURCE_DIR must name the repository root}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 EDGEQ_SOURCE_DIR=$(realpath "$EDGEQ_SOURCE_DIR")
 bad="$EDGEQ_SOURCE_DIR/tests/data/bad"
 table="$bad/EXPECTED.tsv"

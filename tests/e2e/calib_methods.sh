@@ -7,7 +7,6 @@ set -euo pipefail
 name=calib_methods
 source "$(dirname "$0")/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ref="$EDGEQ_SOURCE_DIR/tools/calib_reference.py"
 
 # Fixtures, generated here from a fixed seed:

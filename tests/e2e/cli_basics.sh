@@ -12,7 +12,6 @@ set -euo pipefail
 name=cli_basics
 : "${EDGEQ:?EDGEQ must name the edgeq binary}"
 : "${EDGEQ_SOURCE_DIR:?EDGEQ_SOURCE_DIR must name the repository root}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 EDGEQ_SOURCE_DIR=$(realpath "$EDGEQ_SOURCE_DIR")
 PY=/usr/bin/python3
 VALIDATE="$EDGEQ_SOURCE_DIR/tests/e2e/validate_json.py"

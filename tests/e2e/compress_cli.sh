@@ -21,11 +21,9 @@
 set -euo pipefail
 name=compress_cli
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 VALIDATE="$ROOT/tests/e2e/validate_json.py"
 REPORT_SCHEMA="$ROOT/docs/report.schema.json"

@@ -20,11 +20,9 @@
 set -euo pipefail
 name=distill_targets
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 RUN="$ROOT/tests/ort/run.mjs"
 MODEL="$ROOT/models/fmnist_cnn.onnx"
 e2e_need_ort

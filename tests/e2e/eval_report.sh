@@ -21,11 +21,9 @@
 set -euo pipefail
 name=eval_report
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 SCHEMA="$ROOT/docs/report.schema.json"
 FP32="$ROOT/models/fmnist_cnn.onnx"

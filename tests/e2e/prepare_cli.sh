@@ -13,7 +13,6 @@ set -euo pipefail
 name=prepare_cli
 : "${EDGEQ:?EDGEQ must name the edgeq binary}"
 : "${EDGEQ_SOURCE_DIR:?EDGEQ_SOURCE_DIR must name the repository root}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 EDGEQ_SOURCE_DIR=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$EDGEQ_SOURCE_DIR/tests/e2e/lib/common.bash"
 PY=/usr/bin/python3

@@ -16,11 +16,9 @@
 set -euo pipefail
 name=prune_channels
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ACC="$ROOT/tests/ort/accuracy.mjs"
 RUN="$ROOT/tests/ort/run.mjs"
 e2e_need_ort

@@ -13,11 +13,9 @@
 set -euo pipefail
 name=quantize_determinism
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 [ -d /usr/share/datasets/fashion-mnist ] ||
   fail "/usr/share/datasets/fashion-mnist is missing: apt-get install dataset-fashion-mnist (tools/setup.sh)"
 CALIB_IMAGES=200

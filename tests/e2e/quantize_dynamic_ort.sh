@@ -20,11 +20,9 @@
 set -euo pipefail
 name=quantize_dynamic_ort
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}" "${EDGEQ_TESTDATA_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ORT_RUN="$ROOT/tests/ort/run.mjs"
 [ -d "$ROOT/tests/ort/node_modules/onnxruntime-node" ] ||
   fail "onnxruntime-node is missing: cd tests/ort && ONNXRUNTIME_NODE_INSTALL=skip npm ci"

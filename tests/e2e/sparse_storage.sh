@@ -20,11 +20,9 @@
 set -euo pipefail
 name=sparse_storage
 : "${EDGEQ:?}" "${EDGEQ_SOURCE_DIR:?}"
-if [[ $EDGEQ == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
 ROOT=$(realpath "$EDGEQ_SOURCE_DIR")
 source "$ROOT/tests/e2e/lib/common.bash"
 e2e_init
-PY=/usr/bin/python3
 ORT_RUN="$ROOT/tests/ort/run.mjs"
 COMPARE="$ROOT/tests/ort/compare_npy.mjs"
 VALIDATE="$ROOT/tests/e2e/validate_json.py"

@@ -1,6 +1,9 @@
 # Shared by the e2e scripts (sourced, not a test itself). The script sets $name, then calls
 # e2e_init; every edgeq run happens in $run_dir with stdout/stderr kept in $log_dir.
 e2e_init() {
+  # Every edgeq run happens in $run_dir: a relative EDGEQ path must not break there.
+  if [[ ${EDGEQ:-} == */* ]]; then EDGEQ=$(realpath "$EDGEQ"); fi
+  PY=${PY:-/usr/bin/python3}  # Debian's python3 (numpy, onnx, jsonschema), not the PATH one
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/edgeq-$name.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
   run_dir="$tmp/run"
