@@ -52,26 +52,21 @@ bool bn_affine(const Node* bn, std::vector<double>& scale, std::vector<double>& 
 // (the [N, C] input of Gemm / MatMul).
 std::optional<std::vector<double>> expected_input(const Value* x, bool flattened, std::string& why) {
   const Node* p = x->producer();
+  auto unknown = [&why](const Node* producer) {
+    why = std::string("the expected value of its input is unknown (produced by ") +
+          (producer == nullptr ? "a graph input" : producer->op_type()) + "; --calib measures it)";
+    return std::nullopt;
+  };
   if (flattened) {
-    if (p == nullptr || p->op_type() != "Flatten" || p->attr_int("axis", 1) != 1) {
-      why = "its input is not a flattened GlobalAveragePool, so its channels are unknown";
-      return std::nullopt;
-    }
+    if (p == nullptr || p->op_type() != "Flatten" || p->attr_int("axis", 1) != 1) return unknown(p);
     p = p->input(0)->producer();
-    if (p == nullptr || p->op_type() != "GlobalAveragePool") {
-      why = "its input is not a flattened GlobalAveragePool, so its channels are unknown";
-      return std::nullopt;
-    }
+    if (p == nullptr || p->op_type() != "GlobalAveragePool") return unknown(p);
   }
   // GlobalAveragePool keeps each channel's mean.
   if (p != nullptr && p->op_type() == "GlobalAveragePool") p = p->input(0)->producer();
   const bool rectified = p != nullptr && p->op_type() == "Relu";
   if (rectified) p = p->input(0)->producer();
-  if (p == nullptr || p->op_type() != "BatchNormalization" || !p->domain().empty()) {
-    why = std::string("the expected value of its input is unknown (produced by ") +
-          (p == nullptr ? "a graph input" : p->op_type()) + ")";
-    return std::nullopt;
-  }
+  if (p == nullptr || p->op_type() != "BatchNormalization" || !p->domain().empty()) return unknown(p);
   std::vector<double> scale, shift;
   if (!bn_affine(p, scale, shift, why)) return std::nullopt;
   std::vector<double> e(shift.size());
