@@ -186,7 +186,8 @@ Transform prune_transform(const PruneCliOptions& c) {
       std::map<std::string, int64_t> inputs;
       for (const pruning::Candidate& cand : pruning::find_candidates(model)) {
         const Node* n = cand.nodes.front();
-        if (n->input(0) != nullptr) inputs[n->input(0)->name()] = n->op_type() == "Conv" ? 1 : -1;
+        if (n->input(0) == nullptr || n->op_type() == "ConvTranspose") continue;  // ConvTranspose: not corrected
+        inputs[n->input(0)->name()] = n->op_type() == "Conv" ? 1 : -1;
       }
       auto samples = open_samples(model, calib, calib_data);
       spdlog::info("measuring the mean inputs of {} layers on {} for bias correction", inputs.size(),

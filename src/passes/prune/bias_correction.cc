@@ -1,6 +1,8 @@
 // Data-free bias correction after pruning (bias_correction.h).
 #include "passes/prune/bias_correction.h"
 
+#include "passes/graph/rewrite.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -10,21 +12,20 @@ namespace edgeq::pruning {
 
 namespace {
 
+using passes::is_graph_input;
+using passes::is_graph_output;
+
 const Tensor* float_constant(const Value* v) {
   if (v == nullptr || !v->is_initializer()) return nullptr;
   const Tensor* t = v->initializer();
   return t->dtype() == DType::kFloat ? t : nullptr;
 }
 
-bool is_graph_output(const Value* v) {
-  const auto& outs = v->graph()->outputs();
-  return std::find(outs.begin(), outs.end(), v) != outs.end();
-}
-
-// A constant only `node` reads (so changing it changes nothing else).
+// A constant only `node` reads (so changing it changes nothing else), and no caller can override
+// (not a graph input).
 const Tensor* private_constant(const Value* v) {
   const Tensor* t = float_constant(v);
-  if (t == nullptr || v->uses().size() != 1 || is_graph_output(v)) return nullptr;
+  if (t == nullptr || v->uses().size() != 1 || is_graph_output(v) || is_graph_input(v)) return nullptr;
   return t;
 }
 
@@ -118,12 +119,23 @@ std::string add_constant_input(Node* node, size_t index, const std::string& base
   return v->name();
 }
 
+// The rank of a value when its type says, else -1.
+int known_rank(const Value* v) {
+  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return -1;
+  return static_cast<int>(v->info.tensor->shape->size());
+}
+
 // Adds `s` to the per-channel constant that follows a layer without its own bias: the running
-// mean of a BatchNormalization (mean − s), or the constant of a bias Add.
+// mean of a BatchNormalization (mean − s; BatchNormalization's channels are axis 1, so only after
+// a Conv, or a Gemm / MatMul whose output is known to be 2-D), or the constant of a bias Add
+// (only after Gemm / MatMul, whose channels are the last axis the constant broadcasts along; a
+// Conv without bias gets one instead).
 std::string add_after(Node* layer, const std::vector<double>& s, std::string& target) {
+  const std::string& op = layer->op_type();
   Node* next = only_reader(layer->output(0));
+  const bool channels_on_axis1 = op == "Conv" || op == "Gemm" || known_rank(layer->output(0)) == 2;
   if (next != nullptr && next->op_type() == "BatchNormalization" && next->domain().empty() &&
-      next->input(0) == layer->output(0)) {
+      next->input(0) == layer->output(0) && channels_on_axis1) {
     const Tensor* mean = private_constant(next->input(3));
     if (mean == nullptr || mean->element_count() != s.size())
       return "the BatchNormalization after it has no private constant mean";
@@ -131,7 +143,7 @@ std::string add_after(Node* layer, const std::vector<double>& s, std::string& ta
     target = next->input(3)->name();
     return "";
   }
-  if (next != nullptr && next->op_type() == "Add" && next->domain().empty()) {
+  if (next != nullptr && next->op_type() == "Add" && next->domain().empty() && op != "Conv") {
     Value* other = next->input(0) == layer->output(0) ? next->input(1) : next->input(0);
     const Tensor* bias = private_constant(other);
     if (bias == nullptr || bias->element_count() != s.size() || bias->dims().empty() ||
@@ -203,6 +215,11 @@ std::string correct_bias(const Candidate& c, const float* original, const float*
       }
   } else {
     return op + " is not corrected";
+  }
+  // Gemm: Y = alpha·A·B + beta·C, so the outputs lost alpha·s.
+  if (op == "Gemm") {
+    const double alpha = node->attr_float("alpha", 1.0f);
+    for (double& v : s) v *= alpha;
   }
   if (std::all_of(s.begin(), s.end(), [](double v) { return v == 0.0; })) return "nothing to correct";
   if (std::any_of(s.begin(), s.end(), [](double v) { return !std::isfinite(v); })) return "non-finite weights";

@@ -191,7 +191,8 @@ void lamp_scores(const float* w, int64_t n, float* score) {
       continue;
     }
     suffix += v * v;
-    score[i] = suffix > 0 ? static_cast<float>(v * v / suffix) : 0.0f;
+    // A non-zero weight never scores 0 (an underflowed score would read as "zeroed" below).
+    score[i] = v == 0.0 ? 0.0f : std::max(static_cast<float>(v * v / suffix), std::numeric_limits<float>::denorm_min());
   }
 }
 

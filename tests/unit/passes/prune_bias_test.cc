@@ -163,13 +163,14 @@ TEST(PruneBiasCorrection, DepthwiseConvBiasIsCorrectedPerGroup) {
       "Wb", "Bb");
 }
 
-TEST(PruneBiasCorrection, GemmAfterPoolingAndFlattenGetsItsCShifted) {
+TEST(PruneBiasCorrection, GemmAfterPoolingAndFlattenGetsItsCShiftedThroughAlphaAndBeta) {
   expect_corrected(
       [] {
         Builder b;
         Value* f = b.op("Flatten", "flatten", {b.op("GlobalAveragePool", "pool", {b.constant_features()})});
         b.g->add_output(b.op("Gemm", "gemm", {f, b.init("Wg", tensor({10, 16}, 5)), b.init("Cg", tensor({10}, 6))},
-                             Attribute::of_int("transB", 1), Attribute::of_float("beta", 0.5f)));
+                             Attribute::of_int("transB", 1), Attribute::of_float("alpha", -2.0f),
+                             Attribute::of_float("beta", 0.5f)));
         return b;
       },
       "Wg", "Cg");
