@@ -366,17 +366,8 @@ void setup_compress(CLI::App& command, Actions& actions) {
       report.set_input(model, source);
       const std::string output = o->output.empty() ? default_output(o->input) : o->output;
 
-      StepContext ctx;
-      ctx.model_path = o->input;
-      ctx.threads = o->threads;
-      for (const auto& w : source.warnings) {
-        spdlog::warn("{}", w);
-        report.add_warning(w);
-      }
-      if (!source.data_files.empty()) {
-        std::filesystem::path dir = std::filesystem::path(output).parent_path();
-        ctx.spill_dir = dir.empty() ? "." : dir.string();
-      }
+      StepContext ctx = input_context(source, output, o->threads);
+      for (const auto& w : ctx.warnings) report.add_warning(w);  // the steps' own are added labelled
 
       const int n = static_cast<int>(recipe.steps.size());
       std::vector<StepResult> results;

@@ -388,13 +388,7 @@ void setup_prune(CLI::App& command, Actions& actions) {
       report.set_input(model, source);
       const std::string output = c->output.empty() ? default_output(c->input) : c->output;
 
-      StepContext ctx;
-      ctx.model_path = c->input;
-      ctx.threads = c->threads;
-      for (const auto& w : source.warnings) {
-        spdlog::warn("{}", w);
-        ctx.warnings.push_back(w);
-      }
+      StepContext ctx = input_context(source, output, c->threads);
       const StepResult result = transform(model, ctx);
       for (const auto& w : ctx.warnings) report.add_warning(w);
 

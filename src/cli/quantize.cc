@@ -323,14 +323,7 @@ void setup_quantize(CLI::App& command, Actions& actions) {
       report.set_input(model, source);
       const std::string output = o->output.empty() ? default_output(o->input) : o->output;
 
-      StepContext ctx;
-      ctx.model_path = o->input;
-      ctx.threads = o->threads;
-      ctx.warnings = source.warnings;
-      if (!source.data_files.empty()) {
-        std::filesystem::path dir = std::filesystem::path(output).parent_path();
-        ctx.spill_dir = dir.empty() ? "." : dir.string();
-      }
+      StepContext ctx = input_context(source, output, o->threads);
       const StepResult result = transform(model, ctx);
       for (const auto& w : ctx.warnings) report.add_warning(w);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 
 #include "edgeq/error.h"
@@ -187,6 +188,18 @@ std::function<void(int64_t, int64_t)> progress_display(const std::string& what) 
     *next = tenth + 1;
     spdlog::info("{}: {}/{} samples ({} %)", what, done, total, 100 * done / total);
   };
+}
+
+StepContext input_context(const ModelSource& source, const std::string& output, int threads) {
+  StepContext ctx;
+  ctx.model_path = source.path;
+  ctx.threads = threads;
+  ctx.warnings = source.warnings;  // the loader logged them already
+  if (!source.data_files.empty()) {
+    const std::filesystem::path dir = std::filesystem::path(output).parent_path();
+    ctx.spill_dir = dir.empty() ? "." : dir.string();
+  }
+  return ctx;
 }
 
 WrittenModel evaluate_and_write(const Model& model, const ModelSource& source, const std::string& output,

@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.h"
 #include "edgeq/data/samples.h"
 #include "edgeq/ir/graph.h"
 #include "edgeq/ir/onnx_io.h"
@@ -75,6 +76,11 @@ bool add_accuracy_and_gates(nlohmann::json& report, const nlohmann::json& accura
 // one line per gate. Both print nothing for null / absent sections.
 void print_accuracy(std::ostream& out, const nlohmann::json& accuracy);
 void print_gates(std::ostream& out, const nlohmann::json& report);
+
+// The context a model-transforming command (prune, quantize, compress) runs its transform in:
+// the input's path (messages name it) and loader warnings, the thread count, and — for a model
+// with external data — a spill folder beside `output` for quantized weights.
+StepContext input_context(const ModelSource& source, const std::string& output, int threads);
 
 // The end of a model-transforming command (prune, quantize, compress): evaluates `model` against
 // the input it was loaded from (with --eval), writes the model and its reports (the input and its

@@ -13,6 +13,11 @@ bool listed(const std::vector<Value*>& list, const Value* v) {
 }  // namespace
 
 bool is_graph_input(const Value* v) { return listed(v->graph()->inputs(), v); }
+int known_rank(const Value* v) {
+  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return -1;
+  return static_cast<int>(v->info.tensor->shape->size());
+}
+
 bool is_graph_output(const Value* v) { return listed(v->graph()->outputs(), v); }
 
 const Tensor* constant_value(const Value* v, int64_t ir_version) {

@@ -11,6 +11,8 @@ namespace edgeq::passes {
 
 bool is_graph_input(const Value* v);
 bool is_graph_output(const Value* v);
+// The rank its type info gives a value, or -1 when unknown.
+int known_rank(const Value* v);
 
 // An initializer a node can rely on as a constant. From IR 4, an initializer also listed as a
 // graph input is only a default the caller may override, so it is not one. Before IR 4 every

@@ -14,6 +14,7 @@ namespace {
 
 using passes::is_graph_input;
 using passes::is_graph_output;
+using passes::known_rank;
 
 const Tensor* float_constant(const Value* v) {
   if (v == nullptr || !v->is_initializer()) return nullptr;
@@ -117,12 +118,6 @@ std::string add_constant_input(Node* node, size_t index, const std::string& base
   else
     node->set_input(index, v);
   return v->name();
-}
-
-// The rank of a value when its type says, else -1.
-int known_rank(const Value* v) {
-  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return -1;
-  return static_cast<int>(v->info.tensor->shape->size());
 }
 
 // Adds `s` to the per-channel constant that follows a layer without its own bias: the running

@@ -53,6 +53,7 @@ namespace edgeq {
 namespace {
 
 using passes::is_graph_input;
+using passes::known_rank;
 using passes::is_graph_output;
 
 bool default_domain(const Node& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
@@ -111,11 +112,6 @@ std::optional<std::vector<int64_t>> static_shape(const Value* v) {
     dims.push_back(*d.value);
   }
   return dims;
-}
-
-int known_rank(const Value* v) {
-  if (v == nullptr || !v->info.tensor || !v->info.tensor->shape) return -1;
-  return static_cast<int>(v->info.tensor->shape->size());
 }
 
 // Product of the last `n` dims, when the shape is static.
